@@ -1,0 +1,328 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+)
+
+// SeqID is KalamDB's row-version id: a 64-bit Snowflake,
+// (ms since 2024-01-01) << 22 | worker << 12 | sequence.
+//
+// It marshals as a JSON number (the protocol-field form) and unmarshals from a
+// number or a decimal string, never through float64.
+type SeqID int64
+
+// SeqEpochMillis is the Unix time in milliseconds of the Snowflake epoch,
+// 2024-01-01T00:00:00Z.
+const SeqEpochMillis int64 = 1704067200000
+
+// MakeSeqID builds a SeqID from its parts. ms is Unix milliseconds.
+func MakeSeqID(unixMillis int64, worker, sequence int64) SeqID {
+	return SeqID((unixMillis-SeqEpochMillis)<<22 | (worker&0x3ff)<<12 | (sequence & 0xfff))
+}
+
+// UnixMillis returns the wall-clock millisecond the id was minted in.
+func (s SeqID) UnixMillis() int64 { return int64(s)>>22 + SeqEpochMillis }
+
+// String returns the decimal form.
+func (s SeqID) String() string { return strconv.FormatInt(int64(s), 10) }
+
+// MarshalJSON writes a JSON number.
+func (s SeqID) MarshalJSON() ([]byte, error) {
+	return strconv.AppendInt(nil, int64(s), 10), nil
+}
+
+// UnmarshalJSON reads a JSON integer or a string holding one.
+func (s *SeqID) UnmarshalJSON(b []byte) error {
+	v, err := parseSeq(trimSpace(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// MarshalText and UnmarshalText let a SeqID be a map key or a flag value.
+func (s SeqID) MarshalText() ([]byte, error) { return strconv.AppendInt(nil, int64(s), 10), nil }
+
+// UnmarshalText parses a decimal integer.
+func (s *SeqID) UnmarshalText(b []byte) error {
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return &DecodeError{Reason: "seq id is not an int64", Err: err}
+	}
+	*s = SeqID(v)
+	return nil
+}
+
+// parseSeq parses a JSON number or a JSON string holding a decimal int64.
+// Fractions, exponents and out-of-range values are refused.
+func parseSeq(b []byte) (SeqID, error) {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		b = b[1 : len(b)-1]
+	}
+	if len(b) == 0 {
+		return 0, &DecodeError{Reason: "seq id is empty"}
+	}
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return 0, &DecodeError{Reason: "seq id is not an int64: " + quoteShort(b), Err: err}
+	}
+	return SeqID(v), nil
+}
+
+// Row is one row of a subscription, kept as the raw JSON object the server
+// sent ({"id":"1","status":"open","_seq":"309…","_deleted":false}). Cells are
+// decoded on demand with [Row.Cells] or [Row.Seq].
+type Row = json.RawMessage
+
+// SeqColumn and DeletedColumn are the system columns every table carries.
+const (
+	SeqColumn     = "_seq"
+	DeletedColumn = "_deleted"
+)
+
+// RowSeq returns the row's _seq cell. ok is false when the row has no _seq
+// (stream-table hard deletes carry only row_id) or it is null. A _seq that is
+// present but not an int64 (a float, a non-numeric string, a bool) is an
+// error, as is a row that is not a JSON object.
+//
+// It scans the object without allocating; rows are usually already validated
+// by the frame decoder, but RowSeq does not rely on it.
+func RowSeq(row Row) (seq SeqID, ok bool, err error) {
+	s := scanner{b: row}
+	s.ws()
+	if !s.consume('{') {
+		return 0, false, &DecodeError{Reason: "row is not a JSON object"}
+	}
+	s.ws()
+	if s.consume('}') {
+		return 0, false, nil
+	}
+	for {
+		s.ws()
+		key, escaped, kerr := s.str()
+		if kerr != nil {
+			return 0, false, kerr
+		}
+		s.ws()
+		if !s.consume(':') {
+			return 0, false, &DecodeError{Reason: "row: expected ':' after key"}
+		}
+		s.ws()
+		start := s.i
+		if verr := s.skipValue(0); verr != nil {
+			return 0, false, verr
+		}
+		isSeq := string(key) == SeqColumn
+		if escaped {
+			var k string
+			if json.Unmarshal(s.b[s.keyStart:s.keyEnd], &k) == nil {
+				isSeq = k == SeqColumn
+			}
+		}
+		if isSeq {
+			val := s.b[start:s.i]
+			if bytes.Equal(val, []byte("null")) {
+				return 0, false, nil
+			}
+			if val[0] != '"' && (val[0] < '0' || val[0] > '9') && val[0] != '-' {
+				return 0, false, &DecodeError{Reason: "_seq is not an integer or a decimal string: " + quoteShort(val)}
+			}
+			v, perr := parseSeq(val)
+			if perr != nil {
+				return 0, false, perr
+			}
+			return v, true, nil
+		}
+		s.ws()
+		if s.consume(',') {
+			continue
+		}
+		if s.consume('}') {
+			return 0, false, nil
+		}
+		return 0, false, &DecodeError{Reason: "row: expected ',' or '}'"}
+	}
+}
+
+// Cells decodes a row into its cells, each left as raw JSON.
+func Cells(row Row) (map[string]json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(row, &m); err != nil {
+		return nil, &DecodeError{Reason: "row is not a JSON object", Err: err}
+	}
+	if m == nil {
+		return nil, &DecodeError{Reason: "row is null"}
+	}
+	return m, nil
+}
+
+// EncodeRow writes a row object with the columns in the given order. vals[i]
+// must be valid JSON (nil means null).
+func EncodeRow(cols []string, vals []json.RawMessage) Row {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for i, c := range cols {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		k, _ := json.Marshal(c)
+		buf.Write(k)
+		buf.WriteByte(':')
+		if i < len(vals) && len(vals[i]) > 0 {
+			buf.Write(vals[i])
+		} else {
+			buf.WriteString("null")
+		}
+	}
+	buf.WriteByte('}')
+	return buf.Bytes()
+}
+
+// SeqCell encodes a SeqID the way row data carries it: a JSON string.
+func SeqCell(s SeqID) json.RawMessage {
+	b := make([]byte, 0, 22)
+	b = append(b, '"')
+	b = strconv.AppendInt(b, int64(s), 10)
+	return append(b, '"')
+}
+
+// scanner is a minimal, allocation-free JSON walker used by RowSeq.
+type scanner struct {
+	b                []byte
+	i                int
+	keyStart, keyEnd int
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) consume(c byte) bool {
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// str reads a JSON string and returns its raw contents (between the quotes)
+// and whether it contained escapes.
+func (s *scanner) str() ([]byte, bool, error) {
+	if !s.consume('"') {
+		return nil, false, &DecodeError{Reason: "row: expected a string"}
+	}
+	s.keyStart = s.i - 1
+	start := s.i
+	escaped := false
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '\\':
+			escaped = true
+			s.i += 2
+		case c == '"':
+			out := s.b[start:s.i]
+			s.i++
+			s.keyEnd = s.i
+			return out, escaped, nil
+		case c < 0x20:
+			return nil, false, &DecodeError{Reason: "row: control character in string"}
+		default:
+			s.i++
+		}
+	}
+	return nil, false, &DecodeError{Reason: "row: unterminated string"}
+}
+
+const maxNesting = 512
+
+func (s *scanner) skipValue(depth int) error {
+	if depth > maxNesting {
+		return &DecodeError{Reason: "row: nesting too deep"}
+	}
+	if s.i >= len(s.b) {
+		return &DecodeError{Reason: "row: truncated value"}
+	}
+	switch c := s.b[s.i]; {
+	case c == '"':
+		_, _, err := s.str()
+		return err
+	case c == '{' || c == '[':
+		closer := byte('}')
+		if c == '[' {
+			closer = ']'
+		}
+		s.i++
+		s.ws()
+		if s.consume(closer) {
+			return nil
+		}
+		for {
+			s.ws()
+			if c == '{' {
+				if _, _, err := s.str(); err != nil {
+					return err
+				}
+				s.ws()
+				if !s.consume(':') {
+					return &DecodeError{Reason: "row: expected ':'"}
+				}
+				s.ws()
+			}
+			if err := s.skipValue(depth + 1); err != nil {
+				return err
+			}
+			s.ws()
+			if s.consume(',') {
+				continue
+			}
+			if s.consume(closer) {
+				return nil
+			}
+			return &DecodeError{Reason: "row: expected ',' or a closing bracket"}
+		}
+	default:
+		start := s.i
+		for s.i < len(s.b) {
+			switch s.b[s.i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				goto done
+			}
+			s.i++
+		}
+	done:
+		lit := s.b[start:s.i]
+		if len(lit) == 0 {
+			return &DecodeError{Reason: "row: empty value"}
+		}
+		switch string(lit) {
+		case "true", "false", "null":
+			return nil
+		}
+		if !json.Valid(lit) {
+			return &DecodeError{Reason: "row: invalid literal " + quoteShort(lit)}
+		}
+		return nil
+	}
+}
+
+func trimSpace(b []byte) []byte { return bytes.TrimSpace(b) }
+
+// quoteShort quotes at most 32 bytes of b for an error message.
+func quoteShort(b []byte) string {
+	const max = 32
+	if len(b) > max {
+		return strconv.Quote(string(b[:max])) + "…"
+	}
+	return strconv.Quote(string(b))
+}
