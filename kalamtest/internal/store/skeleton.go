@@ -70,9 +70,9 @@ func (s *Store) CreateUser(id, password, role string, email *string) error { ret
 func (s *Store) Authenticate(id, password string) (UserInfo, error) {
 	return UserInfo{}, ErrInvalidCredentials
 }
-func (s *Store) LookupUser(id string) (UserInfo, bool)     { return UserInfo{}, false }
-func (s *Store) SetPassword(id, password string) error     { return notImplemented() }
-func (s *Store) HasPassword(id string) bool                { return false }
+func (s *Store) LookupUser(id string) (UserInfo, bool) { return UserInfo{}, false }
+func (s *Store) SetPassword(id, password string) error { return notImplemented() }
+func (s *Store) HasPassword(id string) bool            { return false }
 
 // LiveQuery is a validated subscription query.
 type LiveQuery struct{ table string }
