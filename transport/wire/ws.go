@@ -238,3 +238,10 @@ func (d *DataType) UnmarshalJSON(b []byte) error {
 	d.Raw = append(json.RawMessage(nil), b...)
 	return nil
 }
+
+// AuthenticateMessage encodes the authenticate message for token with the
+// default protocol. The result holds the token: send it, never log it.
+func AuthenticateMessage(token string) []byte {
+	b, _ := json.Marshal(ClientMessage{Type: TypeAuthenticate, Method: "jwt", Token: token, Protocol: &DefaultProtocol})
+	return b
+}

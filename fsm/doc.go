@@ -1,0 +1,46 @@
+// Package fsm is kalam's sans-I/O lifecycle engine: the state machine that
+// decides when to resolve credentials, dial, authenticate, subscribe,
+// resume, refresh, back off, drain and close, without doing any of it.
+//
+// The lifecycle is one declarative table ([Table]) of states, triggers and
+// named guards. It configures a github.com/qmuntal/stateless machine and is
+// the only source of the diagrams ([Mermaid], [DOT]):
+//
+//	Unauthed → Authed{Connecting, Backoff} → Connected{Live} → Draining → Closed
+//
+// The engine is a deterministic function of its inputs:
+//
+//	effects, err := engine.Step(now, input)
+//
+// Inputs are application commands ([Subscribe], [Query], [Drain] …) and the
+// results of effects ([Dialed], [FrameReceived], [CredentialsResolved],
+// [TimerFired] …). Effects are work for a driver ([Dial], [Send],
+// [HTTPQuery], [SetTimer] …) and news for the application ([Deliver],
+// [StateChanged], [QueryDone] …). Time comes in as now; jitter comes from a
+// seeded source. The same inputs always produce the same effects, which is
+// what lets the same engine run natively, in the browser and inside wazero,
+// and be simulated from a seed.
+//
+// Rules the engine enforces:
+//   - no subscription reaches the wire without a valid token and a namespace
+//     (guards hasValidToken and hasNamespace on Connected → Live);
+//   - a refresh is a timer at exp − margin; at most one credential
+//     resolution is in flight; a token the server refused is never presented
+//     again, and repeated refusals back off instead of looping;
+//   - frames, pings and closes of an earlier connection epoch are ignored, and
+//     no frame is ever sent on one;
+//   - per subscription, delivered _seq values strictly increase: replays at
+//     or below the position are dropped, and a resume asks for rows after it;
+//   - Closed is terminal, and a drain always ends by its deadline.
+//
+// # Concurrency
+//
+// An Engine is not safe for concurrent use. One goroutine, the driver's
+// loop, owns it and is the only caller of Step (stateless's firing modes
+// are not meant for concurrent callers either).
+//
+// # Wasm
+//
+// The package builds for js/wasm and wasip1/wasm. It does no I/O, so the
+// same code runs under every driver; it must not import wazero.
+package fsm

@@ -1,0 +1,1201 @@
+package fsm
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/qmuntal/stateless"
+
+	"github.com/kalamgo/kalam/auth"
+	"github.com/kalamgo/kalam/transport/wire"
+)
+
+// Config tunes an Engine. The zero value is usable; each field documents its
+// default.
+type Config struct {
+	// Namespace is the initial namespace. Empty means none: live
+	// subscriptions wait for SetNamespace.
+	Namespace string `json:"namespace,omitempty"`
+	// HasProvider says a credential provider can be asked: the engine emits
+	// ResolveCredentials on start, before expiry and after a refusal. Without
+	// one, credentials come only from SetCredentials.
+	HasProvider bool `json:"hasProvider,omitempty"`
+	// ResolveOnReconnect asks the provider before every redial (dynamic
+	// providers), not only when the token is due.
+	ResolveOnReconnect bool `json:"resolveOnReconnect,omitempty"`
+	// Eager opens the socket as soon as credentials arrive. By default the
+	// socket opens on Connect or on the first subscription.
+	Eager bool `json:"eager,omitempty"`
+	// RefreshMargin is how long before expiry the token is refreshed. Zero
+	// means a tenth of the token's lifetime, at most 60 s.
+	RefreshMargin time.Duration `json:"refreshMargin,omitempty"`
+	// BackoffMin is the shortest redial delay; attempt n waits a uniformly
+	// random time in [BackoffMin, min(BackoffMax, BackoffMin·2^(n+1))).
+	// Zero means 500 ms.
+	BackoffMin time.Duration `json:"backoffMin,omitempty"`
+	// BackoffMax caps the redial delay. Zero means 30 s.
+	BackoffMax time.Duration `json:"backoffMax,omitempty"`
+	// PingInterval is the keepalive period. KalamDB closes sockets that send
+	// nothing for 10 s. Zero means 5 s.
+	PingInterval time.Duration `json:"pingInterval,omitempty"`
+	// PongTimeout is how long after a ping the link may stay silent before it
+	// is declared dead. Zero means 5 s.
+	PongTimeout time.Duration `json:"pongTimeout,omitempty"`
+	// ConnectTimeout bounds dial plus auth_success. Zero means 10 s.
+	ConnectTimeout time.Duration `json:"connectTimeout,omitempty"`
+	// Seed seeds the backoff jitter, so a run is reproducible.
+	Seed uint64 `json:"seed,omitempty"`
+	// MaxFrame and MaxInflated cap received frames (see wire.Decoder). Zero
+	// means the wire defaults.
+	MaxFrame    int64 `json:"maxFrame,omitempty"`
+	MaxInflated int64 `json:"maxInflated,omitempty"`
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.BackoffMin, 500*time.Millisecond)
+	def(&c.BackoffMax, 30*time.Second)
+	if c.BackoffMax < c.BackoffMin {
+		c.BackoffMax = c.BackoffMin
+	}
+	def(&c.PingInterval, 5*time.Second)
+	def(&c.PongTimeout, 5*time.Second)
+	def(&c.ConnectTimeout, 10*time.Second)
+	return c
+}
+
+// Engine is the sans-I/O lifecycle engine. It does no I/O, starts no
+// goroutines and reads no clock: Step takes the time and an input and
+// returns the effects for a driver to carry out. The same inputs give the
+// same effects.
+//
+// An Engine is not safe for concurrent use: one goroutine (the driver's
+// loop) owns it.
+type Engine struct {
+	cfg   Config
+	sm    *stateless.StateMachine
+	state State
+	now   time.Duration
+	out   []Effect
+	rng   *rand.Rand
+
+	actions    map[string]func(State, Trigger)
+	guardFuncs [numGuards]stateless.GuardFunc
+
+	started bool
+
+	// Credentials.
+	cred           auth.Credentials
+	hasCred        bool
+	credExpiry     time.Duration // 0: unknown
+	credRejected   bool
+	rejectedToken  auth.Secret
+	resolving      bool
+	resolveReq     uint64
+	resolveBlocked bool // a non-retryable failure: wait for SetCredentials/FreshAuth
+	resolveTries   int
+	rejections     int // consecutive auth refusals; reset by auth_success
+	dialAfterAuth  bool
+
+	namespace string
+
+	// Socket.
+	epoch       uint64
+	sockOpen    bool // Dialed seen, not closed
+	dialing     bool // Dial emitted, no answer yet
+	closing     bool // we asked the socket of epoch to close
+	wantConnect bool
+	hold        bool // Disconnect asked: keep the socket closed
+	attempts    int
+	lastInbound time.Duration
+	pingSentAt  time.Duration
+	dec         wire.Decoder
+
+	// Timers.
+	timerGen   [numTimers]uint64
+	timerArmed [numTimers]bool
+	gen        uint64
+
+	// Subscriptions, in registration order.
+	subs    map[string]*sub
+	order   []string
+	pending int // subscriptions waiting to be sent
+
+	// Queries.
+	queries map[uint64]*query
+	parked  []uint64
+
+	drain *drainState
+}
+
+type subPhase uint8
+
+const (
+	phasePending     subPhase = iota // not on the wire
+	phaseSubscribing                 // subscribe sent, no ack yet
+	phaseLoading                     // initial batches in progress
+	phaseLive                        // live changes flowing
+)
+
+type sub struct {
+	id       string
+	sql      string
+	wireSQL  string
+	opts     *wire.SubscriptionOptions
+	sentOpts bool // the last subscribe carried options (a batch follows the ack)
+	phase    subPhase
+	epoch    uint64
+	pos      wire.SeqID
+	hasPos   bool
+	everSent bool
+	resuming bool
+	from     wire.SeqID
+	cont     Continuity
+	removed  bool
+}
+
+type query struct {
+	id        uint64
+	req       wire.SQLRequest
+	token     auth.Secret
+	retried   bool
+	inFlight  bool
+	switchNS  string
+	namespace string // explicit per-query namespace
+}
+
+type drainState struct {
+	outcome  DrainOutcome
+	finished bool
+}
+
+// New returns an engine in StateUnauthed. Feed it Start to begin.
+func New(cfg Config) *Engine {
+	cfg = cfg.withDefaults()
+	e := &Engine{
+		cfg:       cfg,
+		rng:       rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		subs:      make(map[string]*sub),
+		queries:   make(map[uint64]*query),
+		namespace: cfg.Namespace,
+		out:       make([]Effect, 0, 8),
+	}
+	e.dec.MaxFrame = cfg.MaxFrame
+	e.dec.MaxInflated = cfg.MaxInflated
+	e.actions = map[string]func(State, Trigger){
+		"parkWork": e.parkWork,
+		"dial":     e.dial,
+		"stopConnectTimer": func(to State, _ Trigger) {
+			e.cancel(TimerConnect)
+			if to != StateConnected {
+				e.dropSocket(wire.CloseNormal, "connect abandoned")
+			}
+		},
+		"armBackoff":     e.armBackoff,
+		"disarmBackoff":  func(State, Trigger) { e.cancel(TimerBackoff); e.dialAfterAuth = false },
+		"startKeepalive": e.startKeepalive,
+		"stopKeepalive":  e.stopKeepalive,
+		"beginDrain":     e.beginDrain,
+		"shutdown":       e.shutdown,
+	}
+	for g := range numGuards {
+		g := Guard(g)
+		e.guardFuncs[g] = func(context.Context, ...any) bool { return e.guard(g) }
+	}
+	e.sm = e.machine()
+	return e
+}
+
+// State returns the current lifecycle state.
+func (e *Engine) State() State { return e.state }
+
+// Namespace returns the current namespace ("" when none).
+func (e *Engine) Namespace() string { return e.namespace }
+
+// Epoch returns the current connection epoch (0 before the first dial).
+func (e *Engine) Epoch() uint64 { return e.epoch }
+
+// SubscriptionInfo describes one subscription as the engine sees it.
+type SubscriptionInfo struct {
+	ID  string
+	SQL string
+	// Phase is "pending", "subscribing", "loading" or "live".
+	Phase string
+	// Position is the largest _seq delivered; HasPosition is false before any.
+	Position    wire.SeqID
+	HasPosition bool
+}
+
+var phaseNames = [...]string{"pending", "subscribing", "loading", "live"}
+
+// Subscriptions lists the registered subscriptions in registration order.
+func (e *Engine) Subscriptions() []SubscriptionInfo {
+	out := make([]SubscriptionInfo, 0, len(e.subs))
+	for _, id := range e.order {
+		s := e.subs[id]
+		if s == nil || s.removed {
+			continue
+		}
+		out = append(out, SubscriptionInfo{ID: s.id, SQL: s.sql, Phase: phaseNames[s.phase], Position: s.pos, HasPosition: s.hasPos})
+	}
+	return out
+}
+
+// Step feeds one input at engine time now (a monotonic offset chosen by the
+// driver; it never goes backwards — an earlier value is taken as the last
+// one). It returns the effects to carry out, in order, and, for an
+// application command the engine refuses, the error. The returned slice is
+// reused by the next Step.
+func (e *Engine) Step(now time.Duration, in Input) ([]Effect, error) {
+	e.out = e.out[:0]
+	if now > e.now {
+		e.now = now
+	}
+	var err error
+	switch in := in.(type) {
+	case FrameReceived:
+		e.onFrame(in)
+	case TimerFired:
+		e.onTimer(in)
+	case PongReceived:
+		if in.Epoch == e.epoch && e.sockOpen {
+			e.lastInbound = e.now
+		}
+	case QueryResult:
+		e.onQueryResult(in)
+	case CredentialsResolved:
+		e.onResolved(in)
+	case CredentialsFailed:
+		e.onResolveFailed(in)
+	case Dialed:
+		e.onDialed(in)
+	case DialFailed:
+		if in.Epoch == e.epoch && e.dialing {
+			e.dialing = false
+			e.socketLost(wire.CloseAbnormal, "", in.Err)
+		}
+	case SocketClosed:
+		e.onSocketClosed(in)
+	default:
+		err = e.command(in)
+	}
+	e.settle()
+	return e.out, err
+}
+
+func (e *Engine) emit(eff Effect) { e.out = append(e.out, eff) }
+
+// fire runs trigger t through the stateless machine.
+// A row inherited from a superstate that leads back into the current state
+// is refused here: stateless would silently do nothing.
+func (e *Engine) fire(t Trigger) error {
+	if row, ok := lookup(e.state, t); ok && !row.Internal && row.To == e.state {
+		return &TransitionError{From: e.state, Trigger: t}
+	}
+	return e.sm.Fire(t)
+}
+
+func (e *Engine) transitioned(from, to State, t Trigger) {
+	e.emit(StateChanged{From: from, To: to, Trigger: t})
+}
+
+// guard evaluates a named guard against the engine's current facts.
+func (e *Engine) guard(g Guard) bool {
+	switch g {
+	case GuardHasCredentials:
+		return e.credUsable()
+	case GuardHasValidToken:
+		return e.tokenValid()
+	case GuardHasNamespace:
+		return e.namespace != ""
+	case GuardNoSubscriptions:
+		return e.liveSubs() == 0
+	}
+	return false
+}
+
+func (e *Engine) credUsable() bool {
+	if !e.hasCred || e.credRejected {
+		return false
+	}
+	if e.cred.Anonymous {
+		return true
+	}
+	return !e.cred.AccessToken.IsZero() && !e.expired()
+}
+
+func (e *Engine) tokenValid() bool {
+	return e.hasCred && !e.cred.Anonymous && !e.cred.AccessToken.IsZero() && !e.credRejected && !e.expired()
+}
+
+func (e *Engine) expired() bool { return e.credExpiry != 0 && e.now >= e.credExpiry }
+
+// --- timers -------------------------------------------------------------
+
+func (e *Engine) arm(t Timer, at time.Duration) {
+	e.gen++
+	e.timerGen[t] = e.gen
+	e.timerArmed[t] = true
+	e.emit(SetTimer{Timer: t, At: at, Gen: e.gen})
+}
+
+func (e *Engine) cancel(t Timer) {
+	if e.timerArmed[t] {
+		e.timerArmed[t] = false
+		e.emit(CancelTimer{Timer: t})
+	}
+}
+
+func (e *Engine) onTimer(in TimerFired) {
+	if int(in.Timer) >= numTimers || !e.timerArmed[in.Timer] || e.timerGen[in.Timer] != in.Gen {
+		return // stale or unknown
+	}
+	e.timerArmed[in.Timer] = false
+	switch in.Timer {
+	case TimerRefresh:
+		_ = e.fire(TriggerRefreshDue) // refused outside Authed/Connected: nothing to refresh for
+	case TimerResolveRetry:
+		if !e.resolving && e.state != StateClosed {
+			e.resolve(e.refreshReason())
+		}
+	case TimerConnect:
+		if e.state == StateConnecting {
+			e.dropSocket(wire.CloseNormal, "connect timeout")
+			e.socketLost(wire.CloseAbnormal, "", ErrConnectTimeout)
+		}
+	case TimerBackoff:
+		if e.state == StateBackoff {
+			e.redial()
+		}
+	case TimerPing:
+		if e.sockOpen {
+			e.pingSentAt = e.now
+			e.emit(Ping{Epoch: e.epoch})
+			if !e.timerArmed[TimerPongDeadline] {
+				e.arm(TimerPongDeadline, e.now+e.cfg.PongTimeout)
+			}
+			e.arm(TimerPing, e.now+e.cfg.PingInterval)
+		}
+	case TimerPongDeadline:
+		if e.sockOpen && e.lastInbound < e.pingSentAt {
+			e.dropSocket(wire.CloseGoingAway, "dead link")
+			e.socketLost(wire.CloseAbnormal, "", ErrDeadLink)
+		}
+	case TimerDrain:
+		if e.state == StateDraining {
+			e.finishDrain(true)
+		}
+	}
+}
+
+// --- credentials ----------------------------------------------------------
+
+func (e *Engine) refreshReason() auth.Reason {
+	switch {
+	case e.credRejected:
+		return auth.ReasonRejected
+	case e.hasCred:
+		return auth.ReasonRefresh
+	}
+	return auth.ReasonInitial
+}
+
+func (e *Engine) resolve(reason auth.Reason) {
+	if e.resolving || !e.cfg.HasProvider || e.state == StateClosed {
+		return
+	}
+	e.cancel(TimerResolveRetry)
+	e.resolving = true
+	e.resolveReq++
+	e.emit(ResolveCredentials{Req: e.resolveReq, Reason: reason})
+}
+
+// install makes c the current credentials and re-arms the refresh timer.
+func (e *Engine) install(c auth.Credentials) {
+	e.cred = c
+	e.hasCred = true
+	e.credRejected = false
+	e.resolveBlocked = false
+	e.resolveTries = 0
+	e.credExpiry = 0
+	e.cancel(TimerRefresh)
+	if c.Lifetime > 0 && !c.Anonymous {
+		e.credExpiry = e.now + c.Lifetime
+		margin := e.cfg.RefreshMargin
+		if margin <= 0 {
+			margin = min(c.Lifetime/10, time.Minute)
+		}
+		at := max(e.credExpiry-margin, e.now)
+		if e.cfg.HasProvider {
+			e.arm(TimerRefresh, at)
+		} else {
+			e.arm(TimerRefresh, e.credExpiry) // nothing to refresh with: only the expiry matters
+		}
+	}
+	if e.state != StateClosed {
+		_ = e.fire(TriggerCredentials)
+	}
+	e.flushParked()
+}
+
+func (e *Engine) onResolved(in CredentialsResolved) {
+	if !e.resolving || in.Req != e.resolveReq {
+		return
+	}
+	e.resolving = false
+	c := in.Credentials
+	switch {
+	case !c.Usable():
+		e.credentialsUnavailable(ErrNoCredentials, false)
+		return
+	case !c.Anonymous && !e.rejectedToken.IsZero() && c.AccessToken.Equal(e.rejectedToken):
+		// The provider handed back the token the server just refused:
+		// presenting it again would only loop.
+		e.credentialsUnavailable(ErrCredentialsRejected, false)
+		return
+	}
+	e.install(c)
+	if e.dialAfterAuth && e.state == StateBackoff {
+		e.dialAfterAuth = false
+		_ = e.fire(TriggerRetry)
+	}
+}
+
+func (e *Engine) onResolveFailed(in CredentialsFailed) {
+	if !e.resolving || in.Req != e.resolveReq {
+		return
+	}
+	e.resolving = false
+	err := in.Err
+	if err == nil {
+		err = ErrNoCredentials
+	}
+	e.credentialsUnavailable(err, in.Retryable)
+}
+
+// credentialsUnavailable handles a resolution that brought nothing usable.
+// A still-valid token keeps serving until it expires; otherwise the client
+// falls back to Unauthed with its subscriptions parked.
+func (e *Engine) credentialsUnavailable(err error, retryable bool) {
+	e.emit(Problem{Err: err, Recoverable: retryable})
+	if retryable {
+		e.resolveTries++
+		e.arm(TimerResolveRetry, e.now+e.backoffDelay(e.resolveTries-1))
+	} else {
+		e.resolveBlocked = true
+	}
+	if e.tokenValid() || (e.hasCred && e.cred.Anonymous && !e.credRejected) {
+		if e.credExpiry != 0 {
+			e.arm(TimerRefresh, e.credExpiry) // the hard expiry check
+		}
+		if e.dialAfterAuth && e.state == StateBackoff {
+			e.dialAfterAuth = false
+			_ = e.fire(TriggerRetry)
+		}
+		return
+	}
+	e.loseCredentials(err)
+}
+
+// loseCredentials moves to Unauthed and fails work that cannot wait.
+func (e *Engine) loseCredentials(cause error) {
+	if e.state.In(StateAuthed) || e.state.In(StateConnected) {
+		_ = e.fire(TriggerCredentialsLost)
+	}
+	if e.resolveBlocked || !e.cfg.HasProvider {
+		e.failParked(errors.Join(ErrNoCredentials, cause))
+	}
+}
+
+// internal runs the action of an internal transition.
+func (e *Engine) internal(t Trigger) {
+	if t != TriggerRefreshDue {
+		return
+	}
+	if e.expired() {
+		if !e.resolving {
+			e.credRejected = true
+			if e.cfg.HasProvider && !e.resolveBlocked {
+				e.resolve(auth.ReasonRejected)
+				return
+			}
+			e.loseCredentials(auth.ErrTokenExpired)
+		}
+		return
+	}
+	if !e.resolveBlocked {
+		e.resolve(auth.ReasonRefresh)
+	}
+	if e.credExpiry != 0 {
+		e.arm(TimerRefresh, e.credExpiry)
+	}
+}
+
+// --- socket ---------------------------------------------------------------
+
+func (e *Engine) dial(State, Trigger) {
+	e.epoch++
+	e.sockOpen = false
+	e.closing = false
+	e.dialing = true
+	e.emit(Dial{Epoch: e.epoch})
+	e.arm(TimerConnect, e.now+e.cfg.ConnectTimeout)
+}
+
+func (e *Engine) onDialed(in Dialed) {
+	if in.Epoch != e.epoch || !e.dialing || e.state != StateConnecting {
+		if in.Epoch != e.epoch || e.closing {
+			e.emit(CloseSocket{Epoch: in.Epoch, Code: wire.CloseNormal, Reason: "stale connection"})
+		}
+		return
+	}
+	e.dialing = false
+	e.sockOpen = true
+	e.lastInbound = e.now
+	e.emit(Authenticate{Epoch: e.epoch, Token: e.cred.AccessToken})
+}
+
+// dropSocket asks the driver to close the current socket, if any.
+func (e *Engine) dropSocket(code int, reason string) {
+	if (e.sockOpen || e.dialing) && !e.closing {
+		e.closing = true
+		e.emit(CloseSocket{Epoch: e.epoch, Code: code, Reason: reason})
+	}
+	e.sockOpen = false
+	e.dialing = false
+	e.unwire()
+}
+
+// unwire marks every subscription as off the wire, to be resent.
+func (e *Engine) unwire() {
+	for _, id := range e.order {
+		s := e.subs[id]
+		if s != nil && !s.removed && s.phase != phasePending {
+			s.phase = phasePending
+			e.pending++
+		}
+	}
+}
+
+func (e *Engine) onSocketClosed(in SocketClosed) {
+	if in.Epoch != e.epoch {
+		return
+	}
+	wasOpen := e.sockOpen || e.dialing
+	e.sockOpen = false
+	e.dialing = false
+	if e.closing || !wasOpen {
+		e.closing = false
+		return
+	}
+	if in.Code == wire.ClosePolicy {
+		e.authRejected(in.Code, in.Reason)
+		return
+	}
+	e.socketLost(in.Code, in.Reason, nil)
+}
+
+// socketLost handles a socket that went away without our asking.
+func (e *Engine) socketLost(code int, reason string, err error) {
+	e.sockOpen = false
+	e.dialing = false
+	e.unwire()
+	recoverable := e.state != StateDraining && e.state != StateClosed
+	e.emit(ConnectionEvent{Epoch: e.epoch, Code: code, Reason: reason, Err: err, Recoverable: recoverable})
+	switch {
+	case e.state == StateConnecting || e.state.In(StateConnected):
+		_ = e.fire(TriggerSocketLost)
+	case e.state == StateDraining:
+		e.abandonLoads()
+	}
+}
+
+func (e *Engine) authRejected(code int, reason string) {
+	e.emit(ConnectionEvent{Epoch: e.epoch, Code: code, Reason: reason, Err: ErrCredentialsRejected, Recoverable: e.cfg.HasProvider})
+	if e.state == StateDraining {
+		e.dropSocket(wire.CloseNormal, "")
+		e.abandonLoads()
+		return
+	}
+	e.credRejected = true
+	e.rejectedToken = e.cred.AccessToken
+	if e.state == StateConnecting || e.state.In(StateConnected) {
+		_ = e.fire(TriggerAuthRejected)
+	}
+}
+
+// parkWork is Unauthed's entry: close the socket, park subscriptions, and
+// ask for new credentials (after a growing delay when refusals repeat).
+func (e *Engine) parkWork(_ State, t Trigger) {
+	e.dropSocket(wire.CloseNormal, "credentials unavailable")
+	e.cancel(TimerRefresh)
+	if t == TriggerAuthRejected {
+		e.rejections++
+		if e.rejections > 1 && !e.resolveBlocked && e.cfg.HasProvider {
+			e.arm(TimerResolveRetry, e.now+e.backoffDelay(e.rejections-2))
+			return
+		}
+		e.resolve(auth.ReasonRejected)
+	}
+}
+
+func (e *Engine) armBackoff(State, Trigger) {
+	d := e.backoffDelay(e.attempts)
+	e.attempts++
+	e.arm(TimerBackoff, e.now+d)
+}
+
+// redial leaves Backoff: refresh first when the token is due or the
+// provider wants to be asked on every reconnect, then dial.
+func (e *Engine) redial() {
+	if e.cfg.HasProvider && (e.cfg.ResolveOnReconnect || !e.tokenValid()) && !e.resolveBlocked {
+		e.dialAfterAuth = true
+		reason := auth.ReasonReconnect
+		if !e.tokenValid() {
+			reason = e.refreshReason()
+		}
+		e.resolve(reason)
+		return
+	}
+	if err := e.fire(TriggerRetry); err != nil {
+		e.loseCredentials(auth.ErrTokenExpired)
+	}
+}
+
+// backoffDelay draws the jittered delay for attempt n.
+func (e *Engine) backoffDelay(n int) time.Duration {
+	lo, hi := e.cfg.BackoffMin, e.cfg.BackoffMax
+	ceil := hi
+	if n < 30 && lo<<(n+1) < hi && lo<<(n+1) > 0 {
+		ceil = lo << (n + 1)
+	}
+	if ceil <= lo {
+		return lo
+	}
+	return lo + time.Duration(e.rng.Int64N(int64(ceil-lo)))
+}
+
+func (e *Engine) startKeepalive(State, Trigger) {
+	e.attempts = 0
+	e.rejections = 0
+	e.rejectedToken = auth.Secret{}
+	e.lastInbound = e.now
+	e.arm(TimerPing, e.now+e.cfg.PingInterval)
+	e.emit(ConnectionEvent{Epoch: e.epoch, Connected: true, Recoverable: true})
+}
+
+func (e *Engine) stopKeepalive(to State, t Trigger) {
+	e.cancel(TimerPing)
+	e.cancel(TimerPongDeadline)
+	switch to {
+	case StateDraining, StateBackoff:
+		// Draining keeps the socket for loads in progress; Backoff has lost it.
+	default:
+		e.dropSocket(wire.CloseNormal, "client disconnect")
+	}
+}
+
+func (e *Engine) onFrame(in FrameReceived) {
+	if in.Epoch != e.epoch || !e.sockOpen {
+		return
+	}
+	e.lastInbound = e.now
+	payload, err := e.dec.Payload(in.Binary, in.Data)
+	if err != nil {
+		e.protocolViolation(err)
+		return
+	}
+	m := new(wire.ServerMessage)
+	if err := wire.DecodeServer(payload, m); err != nil {
+		if errors.Is(err, wire.ErrUnknownType) {
+			e.emit(Problem{Err: err, Recoverable: true}) // newer server: ignore what we do not know
+			return
+		}
+		e.protocolViolation(err)
+		return
+	}
+	switch m.Type {
+	case wire.TypeAuthSuccess:
+		if e.state == StateConnecting {
+			_ = e.fire(TriggerAuthOK)
+		}
+	case wire.TypeAuthError:
+		e.sockOpen = false
+		e.closing = true // the server closes with 1008 next; that close is expected
+		e.emit(CloseSocket{Epoch: e.epoch, Code: wire.CloseNormal, Reason: "authentication failed"})
+		e.unwire()
+		e.authRejected(wire.ClosePolicy, m.Message)
+	case wire.TypeSubscriptionAck, wire.TypeInitialDataBatch, wire.TypeChange:
+		s := e.subs[m.SubscriptionID]
+		if s == nil || s.removed || s.epoch != e.epoch || s.phase == phasePending {
+			return // unsubscribed, or from before a resubscribe
+		}
+		if err := e.onSubMessage(s, m); err != nil {
+			e.protocolViolation(err)
+		}
+	case wire.TypeError:
+		serr := &ServerError{Subscription: m.SubscriptionID, Code: m.Code, Message: m.Message}
+		if s := e.subs[m.SubscriptionID]; s != nil && !s.removed && s.epoch == e.epoch && s.phase != phasePending {
+			e.removeSub(s)
+			e.emit(Deliver{Sub: s.id, Event: Event{Kind: EventError, Err: serr, Seq: s.pos}})
+			return
+		}
+		e.emit(Problem{Err: serr, Recoverable: true})
+	}
+}
+
+// protocolViolation reports bad server input and reconnects: the resume
+// from the last delivered _seq recovers whatever the bad frame held.
+func (e *Engine) protocolViolation(err error) {
+	err = errors.Join(ErrProtocol, err)
+	e.emit(Problem{Err: err, Recoverable: true})
+	e.dropSocket(1002, "protocol error")
+	e.socketLost(1002, "protocol error", err)
+}
+
+// --- subscriptions ----------------------------------------------------------
+
+func (e *Engine) liveSubs() int { return len(e.subs) }
+
+func (e *Engine) onSubMessage(s *sub, m *wire.ServerMessage) error {
+	switch m.Type {
+	case wire.TypeSubscriptionAck:
+		if s.phase != phaseSubscribing {
+			return nil // a duplicate ack changes nothing
+		}
+		ev := Event{Kind: EventSubscribed, Schema: m.Schema, Seq: s.pos}
+		if s.resuming {
+			ev.Kind, ev.From, ev.Continuity = EventResumed, s.from, s.cont
+			s.resuming = false
+		}
+		if s.sentOpts {
+			s.phase = phaseLoading
+		} else {
+			s.phase = phaseLive
+		}
+		e.emit(Deliver{Sub: s.id, Event: ev})
+	case wire.TypeInitialDataBatch:
+		if s.phase != phaseLoading {
+			return nil
+		}
+		bc := m.BatchControl
+		rows, err := e.filterRows(s, m.Rows)
+		if err != nil {
+			return err
+		}
+		last := !bc.HasMore
+		if len(rows) > 0 || last {
+			e.emit(Deliver{Sub: s.id, Event: Event{Kind: EventSnapshot, Rows: rows, Seq: s.pos, Batch: bc.BatchNum, Last: last}})
+		}
+		if !last {
+			next := s.pos
+			if bc.LastSeqID != nil {
+				next = *bc.LastSeqID
+			}
+			data, _ := wire.Encode(wire.ClientMessage{Type: wire.TypeNextBatch, SubscriptionID: s.id, LastSeqID: &next})
+			e.emit(Send{Epoch: e.epoch, Data: data})
+			return nil
+		}
+		s.phase = phaseLive
+		if e.drain != nil {
+			e.drain.outcome.LoadsCompleted++
+			e.endSub(s, ErrDraining)
+		}
+	case wire.TypeChange:
+		var ev Event
+		var primary []wire.Row
+		switch m.ChangeType {
+		case wire.ChangeInsert:
+			ev.Kind, primary = EventInsert, m.Rows
+		case wire.ChangeUpdate:
+			ev.Kind, primary = EventUpdate, m.Rows
+		default:
+			ev.Kind, primary = EventDelete, m.OldValues
+		}
+		if len(primary) == 1 { // what KalamDB sends: one row per change
+			seq, ok, err := wire.RowSeq(primary[0])
+			if err != nil {
+				return err
+			}
+			if ok {
+				if s.hasPos && seq <= s.pos {
+					return nil // replayed at or below our position
+				}
+				s.pos, s.hasPos = seq, true
+			}
+			ev.Rows, ev.OldValues, ev.Seq = m.Rows, m.OldValues, s.pos
+			e.emit(Deliver{Sub: s.id, Event: ev})
+			return nil
+		}
+		return e.multiRowChange(s, ev, m)
+	}
+	return nil
+}
+
+// multiRowChange splits a change carrying several rows into one event per
+// row, each filtered by its own _seq.
+func (e *Engine) multiRowChange(s *sub, ev Event, m *wire.ServerMessage) error {
+	n := max(len(m.Rows), len(m.OldValues))
+	for i := range n {
+		one := ev
+		one.Rows, one.OldValues = nil, nil
+		if i < len(m.Rows) {
+			one.Rows = m.Rows[i : i+1]
+		}
+		if i < len(m.OldValues) {
+			one.OldValues = m.OldValues[i : i+1]
+		}
+		row := one.OldValues
+		if ev.Kind != EventDelete {
+			row = one.Rows
+		}
+		if len(row) == 0 {
+			continue
+		}
+		seq, ok, err := wire.RowSeq(row[0])
+		if err != nil {
+			return err
+		}
+		if ok {
+			if s.hasPos && seq <= s.pos {
+				continue
+			}
+			s.pos, s.hasPos = seq, true
+		}
+		one.Seq = s.pos
+		e.emit(Deliver{Sub: s.id, Event: one})
+	}
+	return nil
+}
+
+// filterRows drops snapshot rows at or below the subscription's position and
+// advances it. It filters in place only when something must go.
+func (e *Engine) filterRows(s *sub, rows []wire.Row) ([]wire.Row, error) {
+	out := rows
+	copied := false
+	for i, r := range rows {
+		seq, ok, err := wire.RowSeq(r)
+		if err != nil {
+			return nil, err
+		}
+		if ok && s.hasPos && seq <= s.pos {
+			if !copied {
+				out = append(make([]wire.Row, 0, len(rows)), rows[:i]...)
+				copied = true
+			}
+			continue
+		}
+		if ok {
+			s.pos, s.hasPos = seq, true
+		}
+		if copied {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// sendPending puts parked subscriptions on the wire, in registration order.
+func (e *Engine) sendPending() {
+	for _, id := range e.order {
+		if e.pending == 0 {
+			return
+		}
+		s := e.subs[id]
+		if s == nil || s.removed || s.phase != phasePending {
+			continue
+		}
+		if s.wireSQL == "" {
+			s.wireSQL = qualify(s.sql, e.namespace)
+		}
+		opts := s.opts
+		s.resuming, s.cont, s.from = false, ContinuityFull, 0
+		if s.everSent {
+			s.resuming = true
+			switch {
+			case s.hasPos:
+				o := wire.SubscriptionOptions{}
+				if s.opts != nil {
+					o.BatchSize = s.opts.BatchSize
+				}
+				from := s.pos
+				o.From = &from
+				opts = &o
+				s.from, s.cont = s.pos, ContinuityNoDeletes
+			case s.opts == nil:
+				s.cont = ContinuityBroken
+			}
+		}
+		data, err := wire.Encode(wire.ClientMessage{Type: wire.TypeSubscribe, Subscription: &wire.SubscriptionRequest{ID: s.id, SQL: s.wireSQL, Options: opts}})
+		if err != nil {
+			continue
+		}
+		s.sentOpts = opts != nil
+		s.phase = phaseSubscribing
+		s.epoch = e.epoch
+		s.everSent = true
+		e.pending--
+		e.emit(Send{Epoch: e.epoch, Data: data})
+	}
+}
+
+func (e *Engine) removeSub(s *sub) {
+	if s.phase == phasePending {
+		e.pending--
+	}
+	s.removed = true
+	delete(e.subs, s.id)
+	if i := slices.Index(e.order, s.id); i >= 0 {
+		e.order = slices.Delete(e.order, i, i+1)
+	}
+}
+
+// endSub removes s, telling the server when s is on the wire, and delivers
+// its final event.
+func (e *Engine) endSub(s *sub, cause error) {
+	if s.phase != phasePending && e.sockOpen && s.epoch == e.epoch {
+		data, _ := wire.Encode(wire.ClientMessage{Type: wire.TypeUnsubscribe, SubscriptionID: s.id})
+		e.emit(Send{Epoch: e.epoch, Data: data})
+	}
+	e.removeSub(s)
+	if e.drain != nil && cause == ErrDraining {
+		e.drain.outcome.Subscriptions++
+	}
+	e.emit(Deliver{Sub: s.id, Event: Event{Kind: EventEnded, Err: cause, Seq: s.pos}})
+}
+
+// --- queries ----------------------------------------------------------------
+
+func (e *Engine) sendQuery(q *query) {
+	q.inFlight = true
+	q.token = e.cred.AccessToken
+	if e.cred.Anonymous {
+		q.token = auth.Secret{}
+	}
+	q.req.NamespaceID = q.namespace
+	if q.req.NamespaceID == "" {
+		q.req.NamespaceID = e.namespace
+	}
+	e.emit(HTTPQuery{ID: q.id, Token: q.token, Request: q.req})
+}
+
+func (e *Engine) flushParked() {
+	if len(e.parked) == 0 || !e.credUsable() {
+		return
+	}
+	ids := e.parked
+	e.parked = nil
+	for _, id := range ids {
+		if q := e.queries[id]; q != nil && !q.inFlight {
+			e.sendQuery(q)
+		}
+	}
+}
+
+func (e *Engine) failParked(err error) {
+	ids := e.parked
+	e.parked = nil
+	for _, id := range ids {
+		if q := e.queries[id]; q != nil && !q.inFlight {
+			delete(e.queries, id)
+			e.emit(QueryDone{ID: id, Err: err})
+		}
+	}
+}
+
+func (e *Engine) onQueryResult(in QueryResult) {
+	q := e.queries[in.ID]
+	if q == nil || !q.inFlight {
+		return
+	}
+	q.inFlight = false
+	if in.Err.authFailure() && !q.retried && e.cfg.HasProvider && e.state != StateDraining {
+		// The token was refused: refresh once and retry with the new one.
+		q.retried = true
+		e.parked = append(e.parked, q.id)
+		if q.token.Equal(e.cred.AccessToken) {
+			e.credRejected = true
+			e.rejectedToken = q.token
+			if !e.resolving {
+				if e.resolveBlocked {
+					e.loseCredentials(auth.ErrTokenExpired)
+				} else {
+					e.resolve(auth.ReasonRejected)
+				}
+			}
+		} else {
+			e.flushParked()
+		}
+		return
+	}
+	delete(e.queries, q.id)
+	if e.drain != nil {
+		e.drain.outcome.QueriesCompleted++
+	}
+	if in.Err != nil {
+		e.emit(QueryDone{ID: q.id, Err: in.Err})
+		return
+	}
+	if q.switchNS != "" {
+		e.namespace = q.switchNS
+	}
+	e.emit(QueryDone{ID: q.id, Response: in.Response})
+}
+
+// --- drain and close ----------------------------------------------------------
+
+func (e *Engine) beginDrain(State, Trigger) {
+	e.drain = &drainState{}
+	e.cancel(TimerRefresh)
+	e.cancel(TimerBackoff)
+	if e.sockOpen {
+		e.arm(TimerPing, e.now+e.cfg.PingInterval)
+	} else if e.dialing {
+		e.dropSocket(wire.CloseNormal, "client draining")
+	}
+	for _, id := range slices.Clone(e.order) {
+		s := e.subs[id]
+		if s == nil {
+			continue
+		}
+		loading := e.sockOpen && s.epoch == e.epoch && (s.phase == phaseSubscribing || s.phase == phaseLoading)
+		if !loading {
+			e.endSub(s, ErrDraining)
+		}
+	}
+}
+
+// abandonLoads ends the loads a drain was waiting for once the socket is gone.
+func (e *Engine) abandonLoads() {
+	for _, id := range slices.Clone(e.order) {
+		if s := e.subs[id]; s != nil {
+			e.drain.outcome.LoadsAbandoned++
+			e.endSub(s, ErrDraining)
+		}
+	}
+}
+
+func (e *Engine) drainBusy() bool { return len(e.queries) > 0 || len(e.subs) > 0 }
+
+func (e *Engine) finishDrain(timedOut bool) {
+	d := e.drain
+	if d == nil || d.finished {
+		return
+	}
+	d.outcome.TimedOut = timedOut
+	for _, id := range e.sortedQueryIDs() {
+		d.outcome.QueriesAbandoned++
+		delete(e.queries, id)
+		e.emit(QueryDone{ID: id, Err: ErrDrainTimeout})
+	}
+	e.parked = nil
+	for _, id := range slices.Clone(e.order) {
+		if s := e.subs[id]; s != nil {
+			d.outcome.LoadsAbandoned++
+			e.endSub(s, ErrDrainTimeout)
+		}
+	}
+	d.finished = true
+	e.cancel(TimerDrain)
+	e.dropSocket(wire.CloseNormal, "client drained")
+	e.emit(DrainDone{Outcome: d.outcome})
+	_ = e.fire(TriggerDrained)
+}
+
+func (e *Engine) shutdown(State, Trigger) {
+	for t := range numTimers {
+		e.cancel(Timer(t))
+	}
+	e.dropSocket(wire.CloseNormal, "client closed")
+	for _, id := range e.sortedQueryIDs() {
+		delete(e.queries, id)
+		if e.drain != nil {
+			e.drain.outcome.QueriesAbandoned++
+		}
+		e.emit(QueryDone{ID: id, Err: ErrClosed})
+	}
+	e.parked = nil
+	for _, id := range slices.Clone(e.order) {
+		if s := e.subs[id]; s != nil {
+			e.removeSub(s)
+			e.emit(Deliver{Sub: s.id, Event: Event{Kind: EventEnded, Err: ErrClosed, Seq: s.pos}})
+		}
+	}
+	if e.drain != nil && !e.drain.finished {
+		e.drain.finished = true
+		e.drain.outcome.Aborted = true
+		e.emit(DrainDone{Outcome: e.drain.outcome})
+	}
+	e.resolving = false
+}
+
+func (e *Engine) sortedQueryIDs() []uint64 {
+	ids := make([]uint64, 0, len(e.queries))
+	for id := range e.queries {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// --- settle -------------------------------------------------------------------
+
+// wantSocket reports whether the socket should be open.
+func (e *Engine) wantSocket() bool {
+	return !e.hold && (e.wantConnect || e.cfg.Eager || len(e.subs) > 0)
+}
+
+// settle moves the machine toward what the current facts call for: resolve
+// credentials, connect, subscribe, go Live or back, finish a drain. It runs
+// after every input and fires at most a few triggers.
+func (e *Engine) settle() {
+	for range 4 {
+		if !e.settleOnce() {
+			return
+		}
+	}
+}
+
+func (e *Engine) settleOnce() bool {
+	switch e.state {
+	case StateUnauthed:
+		if e.started && !e.resolving && !e.resolveBlocked && e.cfg.HasProvider && !e.timerArmed[TimerResolveRetry] {
+			e.resolve(e.refreshReason())
+		}
+	case StateAuthed:
+		if e.wantSocket() && e.tokenValid() {
+			return e.fire(TriggerConnect) == nil
+		}
+		if e.wantSocket() && !e.resolving && e.hasCred && !e.cred.Anonymous && !e.tokenValid() {
+			e.internal(TriggerRefreshDue)
+		}
+	case StateConnected, StateLive:
+		if !e.wantSocket() {
+			return e.fire(TriggerDisconnect) == nil
+		}
+		if e.pending > 0 && e.fire(TriggerSubscribe) == nil {
+			e.sendPending()
+			return e.state == StateConnected
+		}
+		if e.state == StateLive && len(e.subs) == 0 {
+			return e.fire(TriggerUnsubscribeAll) == nil
+		}
+	case StateDraining:
+		if !e.drainBusy() {
+			e.finishDrain(false)
+			return false
+		}
+		if !e.sockOpen {
+			e.abandonLoads()
+			return true
+		}
+	}
+	return false
+}

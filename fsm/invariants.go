@@ -1,0 +1,61 @@
+package fsm
+
+import "fmt"
+
+// CheckInvariants reports the first broken rule of the engine's internal
+// consistency, or nil. The rules are the lifecycle guarantees: never Live
+// without a token and a namespace, Live only with a subscription, a socket
+// only in the states that own one, subscriptions on the wire only on the
+// current epoch, at most one resolution in flight, and nothing left behind
+// in Closed. Tests and the simulation call it after every step.
+func (e *Engine) CheckInvariants() error {
+	pending := 0
+	for _, id := range e.order {
+		s := e.subs[id]
+		if s == nil {
+			return fmt.Errorf("subscription %q is ordered but not registered", id)
+		}
+		if s.phase == phasePending {
+			pending++
+			continue
+		}
+		if s.epoch != e.epoch || !e.sockOpen {
+			return fmt.Errorf("subscription %q is on the wire of epoch %d, current %d (socket open %t)", id, s.epoch, e.epoch, e.sockOpen)
+		}
+	}
+	switch {
+	case len(e.order) != len(e.subs):
+		return fmt.Errorf("%d subscriptions registered, %d ordered", len(e.subs), len(e.order))
+	case pending != e.pending:
+		return fmt.Errorf("pending count %d, counted %d", e.pending, pending)
+	case e.state == StateLive && e.namespace == "":
+		return fmt.Errorf("Live without a namespace")
+	case e.state == StateLive && (!e.hasCred || e.cred.Anonymous || e.cred.AccessToken.IsZero()):
+		return fmt.Errorf("Live without a token")
+	case e.state == StateLive && !e.tokenValid() && !e.resolving:
+		return fmt.Errorf("Live with an expired or refused token and no refresh in flight")
+	case e.state == StateLive && len(e.subs) == 0:
+		return fmt.Errorf("Live without a subscription")
+	case e.state.In(StateConnected) && !e.sockOpen:
+		return fmt.Errorf("%v without an open socket", e.state)
+	case e.sockOpen && !(e.state == StateConnecting || e.state.In(StateConnected) || e.state == StateDraining):
+		return fmt.Errorf("socket open in %v", e.state)
+	case e.dialing && e.state != StateConnecting:
+		return fmt.Errorf("dialing in %v", e.state)
+	case e.resolving && !e.cfg.HasProvider:
+		return fmt.Errorf("resolving without a provider")
+	case e.state == StateDraining && e.drain == nil:
+		return fmt.Errorf("Draining without drain state")
+	}
+	if e.state == StateClosed {
+		if len(e.subs) > 0 || len(e.queries) > 0 || e.resolving || e.sockOpen {
+			return fmt.Errorf("Closed with work left: %d subscriptions, %d queries, resolving %t, socket %t", len(e.subs), len(e.queries), e.resolving, e.sockOpen)
+		}
+		for t, armed := range e.timerArmed {
+			if armed {
+				return fmt.Errorf("Closed with timer %v armed", Timer(t))
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,126 @@
+package fsm
+
+import "strings"
+
+// validIdent reports whether s is a plain SQL identifier.
+func validIdent(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '_', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// useStatement recognises USE ns, USE NAMESPACE ns and SET NAMESPACE ns.
+// KalamDB's HTTP API has no session, so the client keeps the namespace
+// itself once the server has accepted the statement.
+func useStatement(sql string) (string, bool) {
+	f := strings.Fields(strings.TrimSuffix(strings.TrimSpace(sql), ";"))
+	switch {
+	case len(f) == 2 && strings.EqualFold(f[0], "USE"):
+		return f[1], validIdent(f[1])
+	case len(f) == 3 && (strings.EqualFold(f[0], "USE") || strings.EqualFold(f[0], "SET")) && strings.EqualFold(f[1], "NAMESPACE"):
+		return f[2], validIdent(f[2])
+	}
+	return "", false
+}
+
+// qualify prefixes the table after the top-level FROM with ns when it is
+// not namespace-qualified, because live SQL must name ns.table. Quoted
+// strings, quoted identifiers and comments are skipped. SQL without such a
+// table is returned unchanged and left for the server to judge.
+func qualify(sql, ns string) string {
+	if ns == "" {
+		return sql
+	}
+	depth := 0
+	for i := 0; i < len(sql); {
+		c := sql[i]
+		switch {
+		case c == '\'' || c == '"' || c == '`':
+			i = skipQuoted(sql, i)
+		case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
+			for i < len(sql) && sql[i] != '\n' {
+				i++
+			}
+		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
+			end := strings.Index(sql[i+2:], "*/")
+			if end < 0 {
+				return sql
+			}
+			i += end + 4
+		case c == '(':
+			depth++
+			i++
+		case c == ')':
+			depth--
+			i++
+		case isIdentStart(c):
+			j := i
+			for j < len(sql) && isIdentPart(sql[j]) {
+				j++
+			}
+			if depth == 0 && strings.EqualFold(sql[i:j], "FROM") {
+				return qualifyAt(sql, j, ns)
+			}
+			i = j
+		default:
+			i++
+		}
+	}
+	return sql
+}
+
+// qualifyAt qualifies the table name that follows position p.
+func qualifyAt(sql string, p int, ns string) string {
+	i := p
+	for i < len(sql) && isSpace(sql[i]) {
+		i++
+	}
+	if i >= len(sql) {
+		return sql
+	}
+	start := i
+	if sql[i] == '"' || sql[i] == '`' {
+		i = skipQuoted(sql, i)
+	} else {
+		if !isIdentStart(sql[i]) {
+			return sql
+		}
+		for i < len(sql) && isIdentPart(sql[i]) {
+			i++
+		}
+	}
+	if i < len(sql) && sql[i] == '.' {
+		return sql // already ns.table
+	}
+	return sql[:start] + ns + "." + sql[start:]
+}
+
+func skipQuoted(s string, i int) int {
+	q := s[i]
+	i++
+	for i < len(s) {
+		if s[i] == q {
+			if i+1 < len(s) && s[i+1] == q { // doubled quote
+				i += 2
+				continue
+			}
+			return i + 1
+		}
+		i++
+	}
+	return i
+}
+
+func isIdentStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+func isIdentPart(c byte) bool  { return isIdentStart(c) || c >= '0' && c <= '9' }
+func isSpace(c byte) bool      { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
