@@ -1164,6 +1164,13 @@ func (e *Engine) settle() {
 }
 
 func (e *Engine) settleOnce() bool {
+	// Timers can fire late (a suspended laptop, a hidden browser tab): an
+	// expiry that has passed is acted on now, whatever the timer says.
+	if e.credExpiry != 0 && e.now >= e.credExpiry && !e.resolving && !e.credRejected &&
+		(e.state.In(StateAuthed) || e.state.In(StateConnected)) {
+		_ = e.fire(TriggerRefreshDue)
+		return true
+	}
 	switch e.state {
 	case StateUnauthed:
 		if e.started && !e.resolving && !e.resolveBlocked && e.cfg.HasProvider && !e.timerArmed[TimerResolveRetry] {
