@@ -192,7 +192,7 @@ func New(cfg Config) *Engine {
 	e.actions = map[string]func(State, Trigger){
 		"parkWork": e.parkWork,
 		"dial":     e.dial,
-		"stopConnectTimer": func(to State, _ Trigger) {
+		"endConnectAttempt": func(to State, _ Trigger) {
 			e.cancel(TimerConnect)
 			if to != StateConnected {
 				e.dropSocket(wire.CloseNormal, "connect abandoned")

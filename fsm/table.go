@@ -63,7 +63,7 @@ var (
 	stateSpecs = []StateSpec{
 		{State: StateUnauthed, Parent: StateUnauthed, Entry: "parkWork"},
 		{State: StateAuthed, Parent: StateAuthed},
-		{State: StateConnecting, Parent: StateAuthed, Entry: "dial", Exit: "stopConnectTimer"},
+		{State: StateConnecting, Parent: StateAuthed, Entry: "dial", Exit: "endConnectAttempt"},
 		{State: StateBackoff, Parent: StateAuthed, Entry: "armBackoff", Exit: "disarmBackoff"},
 		{State: StateConnected, Parent: StateConnected, Entry: "startKeepalive", Exit: "stopKeepalive"},
 		{State: StateLive, Parent: StateConnected},
