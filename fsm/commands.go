@@ -3,6 +3,8 @@ package fsm
 import (
 	"errors"
 	"strings"
+
+	"github.com/kalamgo/kalam/transport/wire"
 )
 
 // ErrInvalidSubscriptionID: a subscription id is empty.
@@ -80,6 +82,19 @@ func (e *Engine) command(in Input) error {
 			return ErrUnknownSubscription
 		}
 		e.endSub(s, nil)
+	case Pause:
+		return e.pause(in)
+	case Resume:
+		s := e.subs[in.ID]
+		if s == nil {
+			return ErrUnknownSubscription
+		}
+		if s.paused {
+			s.paused = false
+			if s.phase == phasePending {
+				e.pending++
+			}
+		}
 	case Query:
 		return e.query(in)
 	case Drain:
@@ -158,6 +173,34 @@ func (e *Engine) query(in Query) error {
 		}
 	default:
 		return ErrNoCredentials
+	}
+	return nil
+}
+
+// pause takes s off the wire and rewinds it to the last position its
+// consumer holds; the replay after Resume fills the gap.
+func (e *Engine) pause(in Pause) error {
+	s := e.subs[in.ID]
+	if s == nil {
+		return ErrUnknownSubscription
+	}
+	if s.paused {
+		return nil
+	}
+	if s.phase != phasePending && e.sockOpen && s.epoch == e.epoch {
+		data, _ := wire.Encode(wire.ClientMessage{Type: wire.TypeUnsubscribe, SubscriptionID: s.id})
+		e.emit(Send{Epoch: e.epoch, Data: data})
+	}
+	if s.phase == phasePending {
+		e.pending--
+	}
+	s.phase = phasePending
+	s.paused = true
+	s.everSent = true
+	if in.HasPosition && (!s.hasPos || in.Position < s.pos) {
+		s.pos, s.hasPos = in.Position, true
+	} else if !in.HasPosition {
+		s.pos, s.hasPos = 0, false
 	}
 	return nil
 }

@@ -159,6 +159,7 @@ type sub struct {
 	from     wire.SeqID
 	cont     Continuity
 	removed  bool
+	paused   bool // held off the wire by flow control
 }
 
 type query struct {
@@ -579,7 +580,9 @@ func (e *Engine) unwire() {
 		s := e.subs[id]
 		if s != nil && !s.removed && s.phase != phasePending {
 			s.phase = phasePending
-			e.pending++
+			if !s.paused {
+				e.pending++
+			}
 		}
 	}
 }
@@ -909,7 +912,7 @@ func (e *Engine) sendPending() {
 			return
 		}
 		s := e.subs[id]
-		if s == nil || s.removed || s.phase != phasePending {
+		if s == nil || s.removed || s.phase != phasePending || s.paused {
 			continue
 		}
 		if s.wireSQL == "" {
@@ -947,7 +950,7 @@ func (e *Engine) sendPending() {
 }
 
 func (e *Engine) removeSub(s *sub) {
-	if s.phase == phasePending {
+	if s.phase == phasePending && !s.paused {
 		e.pending--
 	}
 	s.removed = true

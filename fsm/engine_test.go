@@ -672,3 +672,34 @@ func TestCommandValidation(t *testing.T) {
 	effs = h.step(SetCredentials{Credentials: creds("t", time.Hour)})
 	must[Dial](h, effs)
 }
+
+func TestPauseRewindsAndResumeReplays(t *testing.T) {
+	h := live(t, Config{})
+	h.frame(changeJSON("s1", "insert", 400))
+	h.frame(changeJSON("s1", "insert", 500))
+	// The driver could buffer only up to 400: pause there.
+	effs := h.step(Pause{ID: "s1", Position: 400, HasPosition: true})
+	if m := sent(h, must[Send](h, effs)); m.Type != "unsubscribe" {
+		t.Fatalf("pause sent %+v", m)
+	}
+	// Frames still in flight for the paused subscription are ignored.
+	none[Deliver](h, h.frame(changeJSON("s1", "insert", 600)))
+	h.state(StateLive) // still registered
+	// A reconnect while paused does not resubscribe it.
+	h.step(SocketClosed{Epoch: h.e.Epoch(), Code: 1006})
+	h.fire(TimerBackoff)
+	h.step(Dialed{Epoch: h.e.Epoch()})
+	none[Send](h, h.frame(`{"type":"auth_success","user":"a","role":"user","protocol":{"serialization":"json","compression":"gzip"}}`))
+	h.state(StateConnected)
+	effs = h.step(Resume{ID: "s1"})
+	m := sent(h, must[Send](h, effs))
+	if m.Subscription == nil || m.Subscription.Options.From == nil || *m.Subscription.Options.From != 400 {
+		t.Fatalf("resume subscribe = %+v", m.Subscription)
+	}
+	h.state(StateLive)
+	h.frame(ackJSON("s1", false, 600))
+	d := must[Deliver](h, h.frame(batchJSON("s1", 0, false, 500, 600)))
+	if len(d.Event.Rows) != 2 || d.Event.Seq != 600 {
+		t.Fatalf("replay = %+v", d.Event)
+	}
+}

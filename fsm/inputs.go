@@ -53,6 +53,19 @@ type (
 	// reconnect, connected or not.
 	Unsubscribe struct{ ID string }
 
+	// Pause takes a subscription off the wire because its consumer lags:
+	// events after Position were dropped by the driver. The engine rewinds
+	// the subscription to Position and does not resubscribe it until Resume.
+	Pause struct {
+		ID          string
+		Position    wire.SeqID
+		HasPosition bool
+	}
+
+	// Resume puts a paused subscription back on the wire; it resumes from the
+	// position given to Pause.
+	Resume struct{ ID string }
+
 	// Query runs SQL over HTTP. ID must be unique among in-flight queries.
 	Query struct {
 		ID     uint64
@@ -127,6 +140,8 @@ func (Connect) input()             {}
 func (Disconnect) input()          {}
 func (Subscribe) input()           {}
 func (Unsubscribe) input()         {}
+func (Pause) input()               {}
+func (Resume) input()              {}
 func (Query) input()               {}
 func (Drain) input()               {}
 func (Close) input()               {}

@@ -16,7 +16,9 @@ func (e *Engine) CheckInvariants() error {
 			return fmt.Errorf("subscription %q is ordered but not registered", id)
 		}
 		if s.phase == phasePending {
-			pending++
+			if !s.paused {
+				pending++
+			}
 			continue
 		}
 		if s.epoch != e.epoch || !e.sockOpen {

@@ -54,6 +54,7 @@ type world struct {
 	resolve uint64          // outstanding ResolveCredentials, 0 if none
 	queries []uint64        // HTTPQuery ids not answered yet
 	lastSeq map[string]wire.SeqID
+	paused  map[string]wire.SeqID
 	seq     int64
 	nextQID uint64
 	nextSub int
@@ -65,7 +66,7 @@ type world struct {
 func newWorld(src source, cfg Config) *world {
 	return &world{
 		e: New(cfg), src: src, timers: map[Timer]SetTimer{}, open: map[uint64]bool{},
-		lastSeq: map[string]wire.SeqID{}, seq: 1000,
+		lastSeq: map[string]wire.SeqID{}, paused: map[string]wire.SeqID{}, seq: 1000,
 	}
 }
 
@@ -134,7 +135,14 @@ func (w *world) op() (bool, error) {
 		}
 		in = Subscribe{ID: fmt.Sprintf("s%d", w.nextSub), SQL: "SELECT * FROM t", Options: opts, Wait: w.pick(2) == 0}
 	case 7:
-		in = Unsubscribe{ID: w.anySub()}
+		switch w.pick(4) {
+		case 0:
+			in = Pause{ID: w.anySub(), Position: wire.SeqID(w.seq - int64(w.pick(4))), HasPosition: w.pick(4) > 0}
+		case 1:
+			in = Resume{ID: w.anySub()}
+		default:
+			in = Unsubscribe{ID: w.anySub()}
+		}
 	case 8:
 		w.nextQID++
 		in = Query{ID: w.nextQID, SQL: "SELECT 1"}
@@ -256,6 +264,17 @@ func remove(s []uint64, v uint64) []uint64 {
 // apply steps the engine and checks every promise against its effects.
 func (w *world) apply(in Input) error {
 	w.steps++
+	if p, ok := in.(Pause); ok {
+		if p.HasPosition {
+			pos := p.Position
+			if last, ok := w.lastSeq[p.ID]; ok && last < pos {
+				pos = last // the engine never moves a position forward on pause
+			}
+			w.paused[p.ID] = pos
+		} else {
+			delete(w.lastSeq, p.ID)
+		}
+	}
 	wasClosed := w.e.State() == StateClosed
 	from := w.e.State()
 	effs, cmdErr := w.e.Step(w.now, in)
@@ -321,6 +340,11 @@ func (w *world) apply(in Input) error {
 }
 
 func (w *world) checkDelivery(d Deliver) error {
+	if p, ok := w.paused[d.Sub]; ok {
+		// After a pause the consumer's position is the pause position.
+		w.lastSeq[d.Sub] = p
+		delete(w.paused, d.Sub)
+	}
 	rows := d.Event.Rows
 	if d.Event.Kind == EventDelete {
 		rows = d.Event.OldValues
