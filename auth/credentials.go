@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -67,6 +68,19 @@ func (c Credentials) LogValue() slog.Value {
 		slog.Bool("refreshable", !c.RefreshToken.IsZero()),
 		slog.Duration("lifetime", c.Lifetime),
 	)
+}
+
+// MarshalJSON writes the same redacted summary as LogValue; the tokens are
+// never serialized.
+func (c Credentials) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		User        string        `json:"user,omitempty"`
+		Role        string        `json:"role,omitempty"`
+		Anonymous   bool          `json:"anonymous,omitempty"`
+		Token       string        `json:"token,omitempty"`
+		Refreshable bool          `json:"refreshable"`
+		Lifetime    time.Duration `json:"lifetime_ns"`
+	}{c.User, c.Role, c.Anonymous, c.AccessToken.String(), !c.RefreshToken.IsZero(), c.Lifetime})
 }
 
 // Reason says why credentials are being asked for.

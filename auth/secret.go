@@ -12,24 +12,40 @@ const Redacted = "[REDACTED]"
 // fmt (%v, %s, %q, %#v, %x …), log/slog and encoding/json, so it cannot leak
 // into a log line or an error string by accident. Reveal returns the value
 // for the one place that must send it.
-type Secret struct{ v string }
+//
+// The value sits behind a pointer so that fmt, which prints unexported
+// struct fields by reflection without calling their methods, shows an
+// address rather than the token when a Secret or Credentials is an
+// unexported field of a struct being printed. Compare secrets with Equal,
+// not ==.
+type Secret struct{ p *string }
 
 // NewSecret wraps s.
-func NewSecret(s string) Secret { return Secret{v: s} }
+func NewSecret(s string) Secret {
+	if s == "" {
+		return Secret{}
+	}
+	return Secret{p: &s}
+}
 
 // Reveal returns the secret's value. Call it only where the value goes on
 // the wire.
-func (s Secret) Reveal() string { return s.v }
+func (s Secret) Reveal() string {
+	if s.p == nil {
+		return ""
+	}
+	return *s.p
+}
 
 // IsZero reports whether the secret is empty.
-func (s Secret) IsZero() bool { return s.v == "" }
+func (s Secret) IsZero() bool { return s.p == nil || *s.p == "" }
 
 // Equal reports whether two secrets hold the same value.
-func (s Secret) Equal(o Secret) bool { return s.v == o.v }
+func (s Secret) Equal(o Secret) bool { return s.Reveal() == o.Reveal() }
 
 // String implements fmt.Stringer.
 func (s Secret) String() string {
-	if s.v == "" {
+	if s.IsZero() {
 		return ""
 	}
 	return Redacted
