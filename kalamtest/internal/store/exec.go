@@ -91,8 +91,8 @@ func (s *Store) Exec(ctx context.Context, sess Session, sql string, params []any
 		return Result{}, closedError()
 	}
 	if len(sql) > maxSQLLength {
-		return Result{}, invalidSQL("SQL query too long: " + strconv.Itoa(len(sql)) +
-			" bytes (maximum " + strconv.Itoa(maxSQLLength) + ")").toError(0, admin, "")
+		return Result{}, invalidSQL("SQL query too long: "+strconv.Itoa(len(sql))+
+			" bytes (maximum "+strconv.Itoa(maxSQLLength)+")").toError(0, admin, "")
 	}
 	args, f := convertParams(params)
 	if f != nil {

@@ -16,9 +16,9 @@ import (
 // safe for concurrent use.
 type LiveQuery struct {
 	def    *tableDef
-	user   string      // CURRENT_USER() was replaced by this id
-	out    []int       // table columns in output order (all for SELECT *)
-	star   bool        // SELECT *: rows carry _deleted too
+	user   string // CURRENT_USER() was replaced by this id
+	out    []int  // table columns in output order (all for SELECT *)
+	star   bool   // SELECT *: rows carry _deleted too
 	schema []wire.SchemaField
 	names  []string // row keys of a full row: out columns, _seq [, _deleted]
 	pkOnly []int    // primary-key columns not in out (projections)
