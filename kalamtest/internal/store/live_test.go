@@ -345,7 +345,7 @@ func TestNotifyWhereTransitions(t *testing.T) {
 	}{
 		{"INSERT INTO orders (id, status) VALUES (1, 'open')", "insert"},
 		{"INSERT INTO orders (id, status) VALUES (2, 'paid')", "-"},
-		{"UPDATE orders SET status = 'paid' WHERE id = 1", "-"},   // out of the filter: nothing
+		{"UPDATE orders SET status = 'paid' WHERE id = 1", "-"},      // out of the filter: nothing
 		{"UPDATE orders SET status = 'open' WHERE id = 2", "update"}, // into the filter: an update
 		{"UPDATE orders SET qty = 50 WHERE id = 2", "-"},
 		{"UPDATE orders SET qty = 5 WHERE id = 2", "update"},
