@@ -721,3 +721,48 @@ func TestBadInputNeverPanics(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaults(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	s := newStore(t, Options{Now: func() time.Time { return now }, Worker: 3})
+	mustExec(t, s, rootSess, `CREATE USER TABLE app.d (
+		id BIGINT PRIMARY KEY DEFAULT SNOWFLAKE_ID(),
+		u UUID DEFAULT UUID_V7(), l TEXT DEFAULT ULID(), who TEXT DEFAULT CURRENT_USER(),
+		at TIMESTAMP DEFAULT NOW(), at2 TIMESTAMP DEFAULT CURRENT_TIMESTAMP, day DATE DEFAULT '2024-01-02',
+		ok BOOLEAN DEFAULT TRUE, flag BOOLEAN DEFAULT 'false', n INT DEFAULT -5, x DOUBLE DEFAULT 2.5,
+		s TEXT DEFAULT 'it''s', z TEXT DEFAULT NULL)`)
+	mustExec(t, s, aliceSess, "INSERT INTO d (z) VALUES ('z')")
+	r := query(t, s, aliceSess, "SELECT id, u, l, who, at, at2, day, ok, flag, n, x, s FROM d")
+	row := r.Rows[0]
+	var id int64
+	if err := json.Unmarshal(row[0], new(string)); err != nil {
+		t.Fatalf("id cell %s", row[0])
+	}
+	idText := string(row[0])
+	id, _ = strconv.ParseInt(idText[1:len(idText)-1], 10, 64)
+	if wire.SeqID(id).UnixMillis() != now.UnixMilli() || (id>>12)&0x3ff != 3 {
+		t.Errorf("snowflake id %d", id)
+	}
+	var u, l string
+	json.Unmarshal(row[1], &u)
+	json.Unmarshal(row[2], &l)
+	if len(u) != 36 || u[14] != '7' || len(l) != 26 {
+		t.Errorf("uuid_v7 %q ulid %q", u, l)
+	}
+	wantUS := strconv.FormatInt(now.UnixMicro(), 10)
+	if got := toJSON(t, row[3:]); got != `["alice",`+wantUS+`,`+wantUS+`,19724,true,false,-5,2.5,"it's"]` {
+		t.Errorf("defaults %s", got)
+	}
+	for _, bad := range []string{
+		"CREATE USER TABLE app.e (id INT PRIMARY KEY DEFAULT random())",
+		"CREATE USER TABLE app.e (id INT PRIMARY KEY, ok BOOLEAN DEFAULT 'perhaps')",
+		"CREATE USER TABLE app.e (id INT PRIMARY KEY, n INT DEFAULT 1 + 1)",
+	} {
+		if e := execErr(t, s, rootSess, bad); !contains(e.Message, "invalid DEFAULT") {
+			t.Errorf("%s: %q", bad, e.Message)
+		}
+	}
+	if e := execErr(t, s, rootSess, "CREATE NAMESPACE x", 1); !contains(e.Message, "Parameters not supported for CREATE NAMESPACE statements") {
+		t.Errorf("params on DDL: %q", e.Message)
+	}
+}

@@ -16,9 +16,8 @@ import (
 // safe for concurrent use.
 type LiveQuery struct {
 	def    *tableDef
-	user   string // CURRENT_USER() was replaced by this id
-	out    []int  // table columns in output order (all for SELECT *)
-	star   bool   // SELECT *: rows carry _deleted too
+	out    []int // table columns in output order (all for SELECT *)
+	star   bool  // SELECT *: rows carry _deleted too
 	schema []wire.SchemaField
 	names  []string // row keys of a full row: out columns, _seq [, _deleted]
 	pkOnly []int    // primary-key columns not in out (projections)
@@ -193,7 +192,7 @@ func (s *Store) PrepareLive(sess Session, sql string) (*LiveQuery, error) {
 			full+"': access level '"+roleDebug(def.Access)+"' requires elevated privileges.")
 	}
 
-	q := &LiveQuery{def: def, user: sess.User, star: star}
+	q := &LiveQuery{def: def, star: star}
 	if star {
 		for i := range def.Cols {
 			q.out = append(q.out, i)

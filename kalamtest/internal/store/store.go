@@ -328,7 +328,7 @@ func plainText(v any) string {
 	return strings.Trim(string(appendAny(nil, v)), `"`)
 }
 
-// column reads result column i of st into Go.
+// columnValue reads result column i of st into Go.
 func columnValue(st *sqlite3.Stmt, i int) any {
 	switch st.ColumnType(i) {
 	case sqlite3.INTEGER:

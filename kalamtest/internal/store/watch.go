@@ -32,9 +32,9 @@ type watcher struct {
 // (Exec), with no lock held that Notify, Snapshot or PrepareLive need.
 // When Exec returns, fn has been called for all of its changes.
 //
-// fn must be quick (enqueue and return) and must not call Exec or stop
-// functions of other watchers' deliveries in a way that waits for them;
-// Notify, Snapshot, SnapshotEnd, SnapshotLast and PrepareLive are fine.
+// fn must be quick (enqueue and return). It may call Notify, Snapshot,
+// SnapshotEnd, SnapshotLast, PrepareLive and stop functions, but not Exec:
+// a write from inside a delivery would wait for that same delivery.
 //
 // stop unregisters fn; after it returns fn is not called again, except for
 // a call already under way. stop is idempotent.
