@@ -1,0 +1,180 @@
+package kalam
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/kalamgo/kalam/auth"
+)
+
+// Config configures a Client. Only URL is required; every other field has a
+// documented zero value. New copies the Config and never modifies the
+// caller's value. The JSON tags let a browser pass JSON.stringify(config);
+// fields of function or interface type are set in code.
+type Config struct {
+	// URL is the server's base URL, e.g. "http://127.0.0.1:8080". The
+	// WebSocket URL is derived from it (ws:// or wss:// + /v1/ws). It must
+	// not carry a user name or password.
+	URL string `json:"url"`
+
+	// Auth resolves credentials: on start, before expiry, after the server
+	// refuses a token and, for dynamic providers, on every reconnect. Nil
+	// means credentials arrive only through UpdateAuth.
+	Auth auth.Provider `json:"-"`
+
+	// Namespace is the starting namespace: the namespace_id of HTTP queries
+	// and the schema of unqualified tables in live SQL. Live subscriptions
+	// need one. Empty means none yet (see SetNamespace).
+	Namespace string `json:"namespace,omitempty"`
+
+	// EagerConnect opens the socket as soon as credentials arrive. By
+	// default the socket opens on Connect or on the first live query, and
+	// HTTP-only workers never open it.
+	EagerConnect bool `json:"eagerConnect,omitempty"`
+
+	// RefreshMargin is how long before expiry a token is refreshed. Zero
+	// means a tenth of its lifetime, at most one minute.
+	RefreshMargin time.Duration `json:"refreshMargin,omitempty"`
+	// BackoffMin and BackoffMax bound the jittered redial delay: attempt n
+	// waits a random time in [BackoffMin, min(BackoffMax, BackoffMin·2^(n+1))).
+	// Zero means 500 ms and 30 s.
+	BackoffMin time.Duration `json:"backoffMin,omitempty"`
+	BackoffMax time.Duration `json:"backoffMax,omitempty"`
+	// PingInterval is the keepalive period (KalamDB drops sockets silent for
+	// 10 s). Zero means 5 s.
+	PingInterval time.Duration `json:"pingInterval,omitempty"`
+	// PongTimeout is how long the link may stay silent after a ping before it
+	// is declared dead and redialed. Zero means 5 s.
+	PongTimeout time.Duration `json:"pongTimeout,omitempty"`
+	// ConnectTimeout bounds dialing plus authentication. Zero means 10 s.
+	ConnectTimeout time.Duration `json:"connectTimeout,omitempty"`
+	// RequestTimeout bounds one HTTP request when the caller's context has no
+	// deadline. Zero means 30 s.
+	RequestTimeout time.Duration `json:"requestTimeout,omitempty"`
+
+	// EventBuffer is how many events each subscription buffers for a slow
+	// consumer. When it is full the subscription pauses and later resumes
+	// from the last buffered row, so nothing is lost and memory stays
+	// bounded. Zero means 256.
+	EventBuffer int `json:"eventBuffer,omitempty"`
+
+	// DisableCompression asks the server not to gzip frames
+	// (?compress=false). Useful for reading traffic; costs bandwidth.
+	DisableCompression bool `json:"disableCompression,omitempty"`
+
+	// Seed seeds the backoff jitter. Zero means a random seed.
+	Seed uint64 `json:"seed,omitempty"`
+
+	// HTTPClient carries HTTP requests. Nil means a client with the
+	// default transport (TLS verification on).
+	HTTPClient *http.Client `json:"-"`
+
+	// Logger receives debug and warning records. Nil means no logging.
+	// Tokens and passwords are never logged.
+	Logger *slog.Logger `json:"-"`
+
+	// OnStateChange is called for every lifecycle transition, in order, from
+	// a goroutine the client owns; it may call the client's methods.
+	OnStateChange func(Transition) `json:"-"`
+	// OnConnection is called when the socket opens or is lost, in order with
+	// OnStateChange.
+	OnConnection func(ConnectionEvent) `json:"-"`
+	// OnError is called for problems not tied to one call: a malformed frame,
+	// a failed credential refresh, a server error with no subscription.
+	OnError func(err error, recoverable bool) `json:"-"`
+}
+
+func (c Config) withDefaults() Config {
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 30 * time.Second
+	}
+	if c.EventBuffer <= 0 {
+		c.EventBuffer = 256
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// validate checks the configuration and derives the endpoints.
+func (c Config) validate() (base, ws *url.URL, err error) {
+	if strings.TrimSpace(c.URL) == "" {
+		return nil, nil, &ConfigError{Field: "URL", Reason: "is required"}
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return nil, nil, &ConfigError{Field: "URL", Reason: "is not a URL"}
+	}
+	if u.User != nil {
+		return nil, nil, &ConfigError{Field: "URL", Reason: "must not carry credentials; use Config.Auth"}
+	}
+	switch u.Scheme {
+	case "http", "https":
+	default:
+		return nil, nil, &ConfigError{Field: "URL", Reason: "scheme must be http or https"}
+	}
+	if u.Host == "" {
+		return nil, nil, &ConfigError{Field: "URL", Reason: "has no host"}
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawQuery, u.Fragment = "", ""
+	w := *u
+	w.Scheme = "ws"
+	if u.Scheme == "https" {
+		w.Scheme = "wss"
+	}
+	w.Path = u.Path + "/v1/ws"
+	if c.DisableCompression {
+		w.RawQuery = "compress=false"
+	}
+	if c.Namespace != "" && !validNamespace(c.Namespace) {
+		return nil, nil, &ConfigError{Field: "Namespace", Reason: "is not an identifier"}
+	}
+	for name, d := range map[string]time.Duration{"RefreshMargin": c.RefreshMargin, "BackoffMin": c.BackoffMin, "BackoffMax": c.BackoffMax, "PingInterval": c.PingInterval, "PongTimeout": c.PongTimeout, "ConnectTimeout": c.ConnectTimeout, "RequestTimeout": c.RequestTimeout} {
+		if d < 0 {
+			return nil, nil, &ConfigError{Field: name, Reason: "must not be negative"}
+		}
+	}
+	if c.EventBuffer < 0 {
+		return nil, nil, &ConfigError{Field: "EventBuffer", Reason: "must not be negative"}
+	}
+	return u, &w, nil
+}
+
+// ConfigError reports an invalid Config field.
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return "kalam: Config." + e.Field + " " + e.Reason }
+
+// Is makes every ConfigError match ErrInvalidConfig.
+func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+
+// ErrInvalidConfig matches every *ConfigError.
+var ErrInvalidConfig = errors.New("kalam: invalid config")
+
+func validNamespace(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || (i > 0 && c >= '0' && c <= '9')) {
+			return false
+		}
+	}
+	return true
+}
+
+// isLoopback reports whether host names this machine.
+func isLoopback(host string) bool {
+	h := strings.Trim(host, "[]")
+	return h == "localhost" || strings.HasPrefix(h, "127.") || h == "::1"
+}

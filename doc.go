@@ -1,0 +1,63 @@
+// Package kalam is an auth-aware realtime client for KalamDB: SQL over HTTP,
+// live subscriptions over one WebSocket, and the credentials both need,
+// driven by one explicit lifecycle.
+//
+//	Unauthed → Authed{Connecting, Backoff} → Connected{Live} → Draining → Closed
+//
+// Build one Client per server at start-up and share it:
+//
+//	c, err := kalam.New(kalam.Config{
+//		URL:       "https://db.example.com",
+//		Auth:      auth.Basic("alice", password),
+//		Namespace: "app",
+//	})
+//	defer c.Close()
+//
+//	res, err := c.Query(ctx, "SELECT id, status FROM orders WHERE status = $1", "open")
+//
+//	sub, err := c.Live(ctx, "SELECT * FROM orders WHERE status = 'open'", kalam.LiveOptions{})
+//	for ev, err := range sub.Events(ctx) {
+//		if err != nil { … }
+//		// ev.Kind: snapshot batch, insert, update, delete, resumed
+//	}
+//
+// The client resolves credentials through its auth.Provider, refreshes them
+// before they expire (and when the server says TOKEN_EXPIRED, retrying the
+// query once), opens the socket only when something needs it (or at once with
+// Config.EagerConnect), and starts a live query only once credentials and a
+// namespace are known: a live query without them fails with ErrNoCredentials
+// or ErrNoNamespace before anything is sent. When the network drops it
+// redials with jittered backoff and resumes every subscription from the last
+// _seq it delivered, dropping replays, so inserts and updates arrive exactly
+// once and in order. KalamDB does not replay deletes made during an outage:
+// a resumed subscription reports it (EventResumed with its Continuity), and
+// LiveRows reloads so that it always equals what a fresh SELECT returns.
+//
+// Drain shuts down gracefully (queries in flight and initial loads finish,
+// by a deadline, with an outcome); Close shuts down at once.
+//
+// The lifecycle itself lives in package fsm, a sans-I/O engine; this package
+// is its native driver. State reports the current state and
+// Config.OnStateChange every transition.
+//
+// # Concurrency
+//
+// All Client methods are safe for concurrent use. One goroutine owns the
+// engine; sockets, HTTP requests, timers and the auth provider run in
+// goroutines that report back to it, so a slow consumer, a slow provider or
+// a slow query never stalls the keepalive or another subscription. Each
+// subscription buffers Config.EventBuffer events; a consumer that falls
+// behind pauses its subscription, which resumes from its last buffered row
+// once the consumer catches up, so memory stays bounded and nothing is lost.
+// Callbacks (OnStateChange, OnConnection, OnError) run in order on a
+// goroutine the client owns and may call the client. Close and Drain stop
+// every goroutine the client started.
+//
+// # Wasm
+//
+// The package builds for GOOS=js GOARCH=wasm: github.com/coder/websocket
+// uses the browser's WebSocket and net/http uses fetch. Browsers cannot send
+// WebSocket Ping frames, so there the keepalive is KalamDB's
+// {"type":"ping"} message. The engine alone (package fsm) also builds for
+// wasip1 and runs inside wazero.
+package kalam

@@ -1,0 +1,33 @@
+package kalam
+
+import (
+	"github.com/kalamgo/kalam/fsm"
+)
+
+// Errors the client returns. Match them with errors.Is. The engine's typed
+// errors (*fsm.TransitionError, *fsm.ServerError, *fsm.QueryError) are
+// re-exported below for errors.As.
+var (
+	ErrClosed                = fsm.ErrClosed
+	ErrDraining              = fsm.ErrDraining
+	ErrNoCredentials         = fsm.ErrNoCredentials
+	ErrNoNamespace           = fsm.ErrNoNamespace
+	ErrInvalidNamespace      = fsm.ErrInvalidNamespace
+	ErrEmptySQL              = fsm.ErrEmptySQL
+	ErrUnknownSubscription   = fsm.ErrUnknownSubscription
+	ErrDrainTimeout          = fsm.ErrDrainTimeout
+	ErrCredentialsRejected   = fsm.ErrCredentialsRejected
+	ErrDeadLink              = fsm.ErrDeadLink
+	ErrConnectTimeout        = fsm.ErrConnectTimeout
+	ErrProtocol              = fsm.ErrProtocol
+	ErrInvalidSubscriptionID = fsm.ErrInvalidSubscriptionID
+)
+
+type (
+	// TransitionError is a lifecycle refusal naming the guard that said no.
+	TransitionError = fsm.TransitionError
+	// ServerError is an error message the server sent on the socket.
+	ServerError = fsm.ServerError
+	// QueryError is a failed HTTP query: status, KalamDB error code, message.
+	QueryError = fsm.QueryError
+)
