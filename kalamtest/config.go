@@ -1,0 +1,244 @@
+package kalamtest
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"log/slog"
+	"time"
+)
+
+// Config configures a Server. Every field is optional: the zero Config is an
+// in-memory server on a free loopback port with KalamDB's default timeouts.
+// Start copies the Config and fills in defaults; the caller's value is never
+// modified. Durations marshal to JSON as integer nanoseconds.
+type Config struct {
+	// Addr is the TCP address to listen on. Empty means "127.0.0.1:0", a
+	// free loopback port; Server.URL tells which one was chosen. The port
+	// stays the same across Restart and PauseAccepting/ResumeAccepting.
+	Addr string `json:"addr,omitempty"`
+
+	// RootPassword is the password of the built-in user "root" (role
+	// system). Empty means a random password, see Server.RootPassword.
+	RootPassword string `json:"root_password,omitempty"`
+	// RequireSetup leaves root without a password, so that
+	// /v1/api/auth/status reports needs_setup and /v1/api/auth/setup can be
+	// exercised. RootPassword must then be empty. False means root gets a
+	// password at start.
+	RequireSetup bool `json:"require_setup,omitempty"`
+
+	// DataDir is the directory of the SQLite database file. Empty means an
+	// in-memory database that vanishes with the Server (Restart keeps it).
+	DataDir string `json:"data_dir,omitempty"`
+
+	// JWTSecret is the HMAC key for HS256 tokens. Empty means 32 random
+	// bytes, so tokens do not survive the process.
+	JWTSecret string `json:"jwt_secret,omitempty"`
+	// AccessTokenTTL is the access-token lifetime. Zero means 24 h. The
+	// token's exp has one-second resolution.
+	AccessTokenTTL time.Duration `json:"access_token_ttl,omitempty"`
+	// RefreshTokenTTL is the refresh-token lifetime. Zero means seven times
+	// the access lifetime, as in KalamDB.
+	RefreshTokenTTL time.Duration `json:"refresh_token_ttl,omitempty"`
+	// Leeway is how long after exp a token is still accepted. Zero means
+	// 60 s (KalamDB's value); a negative value means no leeway at all,
+	// which tests of expiry usually want.
+	Leeway time.Duration `json:"leeway,omitempty"`
+
+	// AuthTimeout is how long a WebSocket may stay unauthenticated. Zero
+	// means 3 s. Like KalamDB, the check runs every HeartbeatInterval, so
+	// the close comes between AuthTimeout and AuthTimeout+HeartbeatInterval.
+	AuthTimeout time.Duration `json:"auth_timeout,omitempty"`
+	// IdleTimeout closes a WebSocket (1000 "Heartbeat timeout") that sent no
+	// frame, data or control, for this long. Server→client traffic does not
+	// count. Zero means 10 s; negative disables the check.
+	IdleTimeout time.Duration `json:"idle_timeout,omitempty"`
+	// HeartbeatInterval is how often the auth and idle timeouts are
+	// checked. Zero means 5 s; tests usually set a few milliseconds.
+	HeartbeatInterval time.Duration `json:"heartbeat_interval,omitempty"`
+	// WriteTimeout bounds each WebSocket frame write; a client that does
+	// not read for this long is dropped. Zero means 10 s.
+	WriteTimeout time.Duration `json:"write_timeout,omitempty"`
+
+	// MaxSubscriptionsPerUser caps the live subscriptions of one user over
+	// all connections (SUBSCRIPTION_LIMIT_EXCEEDED). Zero or negative means
+	// no cap. KalamDB's own default is 10. The per-connection cap of 100 is
+	// fixed, as in KalamDB.
+	MaxSubscriptionsPerUser int `json:"max_subscriptions_per_user,omitempty"`
+	// MaxMessagesPerSec is the per-connection rate of client text frames (a
+	// token bucket that also allows bursts of this size). Zero means 50;
+	// negative disables the limit.
+	MaxMessagesPerSec int `json:"max_messages_per_sec,omitempty"`
+	// MaxFrameBytes is the largest client message accepted; a larger one
+	// drops the connection. Zero means 64 KiB.
+	MaxFrameBytes int64 `json:"max_frame_bytes,omitempty"`
+
+	// OutgoingQueue is how many change notifications may wait for one
+	// connection's writer. Zero means 128, KalamDB's channel capacity.
+	// Replies to the client's own requests (acks, batches, errors) are not
+	// counted: the connection stops reading requests instead while they
+	// are pending, which pushes back on the client.
+	OutgoingQueue int `json:"outgoing_queue,omitempty"`
+	// Overflow says what happens to a change notification that finds the
+	// queue full. The zero value, OverflowClose, closes the connection
+	// (1013 "Outgoing queue overflow", logged) so the client resumes with
+	// options.from and nothing is lost silently. OverflowDrop is KalamDB's
+	// behaviour: the notification is discarded, counted in
+	// Stats.NotificationsDropped and logged.
+	Overflow OverflowPolicy `json:"overflow,omitempty"`
+
+	// Users are created at start, after root.
+	Users []User `json:"users,omitempty"`
+
+	// DisableAdmin turns off the loopback-only fault endpoint under
+	// /_kalamtest/. False means it is served.
+	DisableAdmin bool `json:"disable_admin,omitempty"`
+
+	// Logger receives the server's log records. Nil means they are
+	// discarded. Tokens and passwords are never logged.
+	Logger *slog.Logger `json:"-"`
+	// Now is the clock for minting and validating JWTs. Nil means
+	// time.Now. Row versions (_seq) always use the real clock.
+	Now func() time.Time `json:"-"`
+}
+
+// User is a seed user of Config.Users.
+type User struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
+	// Role is one of "user", "service", "dba" and "system". Empty means
+	// "user".
+	Role string `json:"role,omitempty"`
+}
+
+// OverflowPolicy says what a connection does when its outgoing queue of
+// change notifications is full. See Config.Overflow.
+type OverflowPolicy string
+
+// Overflow policies.
+const (
+	// OverflowClose closes the connection with 1013 "Outgoing queue
+	// overflow" and logs why. It is the default.
+	OverflowClose OverflowPolicy = "close"
+	// OverflowDrop discards the notification, as KalamDB does.
+	OverflowDrop OverflowPolicy = "drop"
+)
+
+// Defaults, as in KalamDB.
+const (
+	DefaultAddr              = "127.0.0.1:0"
+	DefaultAccessTokenTTL    = 24 * time.Hour
+	DefaultLeeway            = 60 * time.Second
+	DefaultAuthTimeout       = 3 * time.Second
+	DefaultIdleTimeout       = 10 * time.Second
+	DefaultHeartbeatInterval = 5 * time.Second
+	DefaultWriteTimeout      = 10 * time.Second
+	DefaultMaxMessagesPerSec = 50
+	DefaultMaxFrameBytes     = 64 << 10
+	DefaultOutgoingQueue     = 128
+	// MaxSubscriptionsPerConnection is KalamDB's hard-coded cap.
+	MaxSubscriptionsPerConnection = 100
+	// DefaultBatchSize is the initial-load batch size when options leave
+	// batch_size out.
+	DefaultBatchSize = 1000
+	// MaxBufferedChanges is how many changes a loading subscription keeps;
+	// beyond that the oldest are dropped, as in KalamDB.
+	MaxBufferedChanges = 1024
+)
+
+var validRoles = map[string]bool{"user": true, "service": true, "dba": true, "system": true}
+
+// withDefaults returns a validated copy of c with every default filled in.
+func (c Config) withDefaults() (Config, error) {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.RequireSetup && c.RootPassword != "" {
+		return c, &ConfigError{Field: "RootPassword", Reason: "must be empty when RequireSetup is set"}
+	}
+	if !c.RequireSetup && c.RootPassword == "" {
+		c.RootPassword = randomString(18)
+	}
+	if c.JWTSecret == "" {
+		c.JWTSecret = randomString(32)
+	}
+	if c.AccessTokenTTL < 0 {
+		return c, &ConfigError{Field: "AccessTokenTTL", Reason: "negative"}
+	}
+	if c.RefreshTokenTTL < 0 {
+		return c, &ConfigError{Field: "RefreshTokenTTL", Reason: "negative"}
+	}
+	c.AccessTokenTTL, c.RefreshTokenTTL = ttls(c.AccessTokenTTL, c.RefreshTokenTTL)
+	switch {
+	case c.Leeway == 0:
+		c.Leeway = DefaultLeeway
+	case c.Leeway < 0:
+		c.Leeway = 0
+	}
+	if c.AuthTimeout <= 0 {
+		c.AuthTimeout = DefaultAuthTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.MaxMessagesPerSec == 0 {
+		c.MaxMessagesPerSec = DefaultMaxMessagesPerSec
+	}
+	if c.MaxFrameBytes <= 0 {
+		c.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	if c.OutgoingQueue <= 0 {
+		c.OutgoingQueue = DefaultOutgoingQueue
+	}
+	switch c.Overflow {
+	case "":
+		c.Overflow = OverflowClose
+	case OverflowClose, OverflowDrop:
+	default:
+		return c, &ConfigError{Field: "Overflow", Reason: "must be \"close\" or \"drop\""}
+	}
+	users := make([]User, len(c.Users))
+	for i, u := range c.Users {
+		if u.Role == "" {
+			u.Role = "user"
+		}
+		if !validRoles[u.Role] {
+			return c, &ConfigError{Field: fieldIndex("Users", i) + ".Role", Reason: "must be user, service, dba or system"}
+		}
+		if u.Name == "" {
+			return c, &ConfigError{Field: fieldIndex("Users", i) + ".Name", Reason: "empty"}
+		}
+		users[i] = u
+	}
+	c.Users = users
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, nil
+}
+
+// ttls applies the lifetime defaults: access 24 h, refresh 7 × access.
+func ttls(access, refresh time.Duration) (time.Duration, time.Duration) {
+	if access <= 0 {
+		access = DefaultAccessTokenTTL
+	}
+	if refresh <= 0 {
+		refresh = 7 * access
+	}
+	return access, refresh
+}
+
+// randomString returns n random bytes in unpadded base64url.
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
