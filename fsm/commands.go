@@ -137,6 +137,9 @@ func (e *Engine) subscribe(in Subscribe) error {
 	e.started = true
 	e.hold = false
 	s := &sub{id: in.ID, sql: in.SQL, opts: in.Options}
+	if from, ok := in.Options.ResumeFrom(); ok {
+		s.pos, s.hasPos = from, true // rows at or below a caller's starting point are replays too
+	}
 	e.subs[s.id] = s
 	e.order = append(e.order, s.id)
 	e.pending++

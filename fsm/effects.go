@@ -109,7 +109,9 @@ type (
 		Err      error
 	}
 
-	// StateChanged reports a transition of the lifecycle.
+	// StateChanged reports a transition of the lifecycle. Internal
+	// transitions (credentials refreshed, refresh due, another subscription)
+	// are reported with From == To.
 	StateChanged struct {
 		From, To State
 		Trigger  Trigger

@@ -198,6 +198,7 @@ func (e *Engine) machine() *stateless.StateMachine {
 		if row.Internal {
 			trig := row.Trigger
 			cfg.InternalTransition(row.Trigger, func(context.Context, ...any) error {
+				e.transitioned(e.state, e.state, trig) // reported too: a refresh while Live is news
 				e.internal(trig)
 				return nil
 			}, guards...)
