@@ -107,6 +107,15 @@ func (e *Engine) command(in Input) error {
 		e.arm(TimerDrain, max(in.Deadline, e.now))
 	case Close:
 		return e.fire(TriggerClose)
+	case NetworkChanged:
+		e.networkChanged(in.Online)
+	case Wake:
+		if e.sockOpen && e.state != StateConnecting {
+			// Probe the socket now: a dead link shows within the pong timeout.
+			e.pingSentAt = e.now
+			e.emit(Ping{Epoch: e.epoch})
+			e.arm(TimerPongDeadline, e.now+e.cfg.PongTimeout)
+		}
 	default:
 		return errors.New("kalam: unknown input")
 	}
@@ -206,4 +215,22 @@ func (e *Engine) pause(in Pause) error {
 		s.pos, s.hasPos = 0, false
 	}
 	return nil
+}
+
+func (e *Engine) networkChanged(online bool) {
+	if online == !e.offline {
+		return
+	}
+	e.offline = !online
+	if !online {
+		if e.sockOpen || e.dialing {
+			e.dropSocket(wire.CloseGoingAway, "network offline")
+			e.socketLost(wire.CloseAbnormal, "", ErrDeadLink)
+		}
+		return
+	}
+	if e.state == StateBackoff {
+		e.cancel(TimerBackoff)
+		e.redial()
+	}
 }

@@ -113,6 +113,7 @@ type Engine struct {
 	closing     bool // we asked the socket of epoch to close
 	wantConnect bool
 	hold        bool // Disconnect asked: keep the socket closed
+	offline     bool // the platform says the network is down
 	attempts    int
 	lastInbound time.Duration
 	pingSentAt  time.Duration
@@ -372,7 +373,7 @@ func (e *Engine) onTimer(in TimerFired) {
 			e.socketLost(wire.CloseAbnormal, "", ErrConnectTimeout)
 		}
 	case TimerBackoff:
-		if e.state == StateBackoff {
+		if e.state == StateBackoff && !e.offline {
 			e.redial()
 		}
 	case TimerPing:

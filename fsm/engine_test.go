@@ -703,3 +703,28 @@ func TestPauseRewindsAndResumeReplays(t *testing.T) {
 		t.Fatalf("replay = %+v", d.Event)
 	}
 }
+
+func TestNetworkOfflineHoldsRedialsAndOnlineRedialsAtOnce(t *testing.T) {
+	h := live(t, Config{})
+	effs := h.step(NetworkChanged{Online: false})
+	h.state(StateBackoff)
+	must[CloseSocket](h, effs)
+	// The backoff timer fires while offline: no dial.
+	none[Dial](h, h.fire(TimerBackoff))
+	effs = h.step(NetworkChanged{Online: true})
+	must[Dial](h, effs)
+	h.state(StateConnecting)
+}
+
+func TestWakeProbesTheSocket(t *testing.T) {
+	h := live(t, Config{PongTimeout: time.Second})
+	h.now += time.Minute // the tab was hidden; nothing arrived since
+	effs := h.step(Wake{})
+	must[Ping](h, effs)
+	h.now += 2 * time.Second
+	effs = h.fire(TimerPongDeadline)
+	if ce := must[ConnectionEvent](h, effs); !errors.Is(ce.Err, ErrDeadLink) {
+		t.Fatalf("event = %+v", ce)
+	}
+	h.state(StateBackoff)
+}

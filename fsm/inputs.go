@@ -80,6 +80,16 @@ type (
 
 	// Close shuts down at once.
 	Close struct{}
+
+	// NetworkChanged reports the platform's view of the network (the
+	// browser's online/offline events). Offline drops the socket and holds
+	// redials; Online redials at once instead of waiting out the backoff.
+	NetworkChanged struct{ Online bool }
+
+	// Wake reports that the application is running again after a pause the
+	// timers may not have seen (a hidden browser tab, a suspended laptop):
+	// expiry is checked at once and the socket is probed with a ping.
+	Wake struct{}
 )
 
 // Results of effects, fed back by the driver.
@@ -145,6 +155,8 @@ func (Resume) input()              {}
 func (Query) input()               {}
 func (Drain) input()               {}
 func (Close) input()               {}
+func (NetworkChanged) input()      {}
+func (Wake) input()                {}
 func (CredentialsResolved) input() {}
 func (CredentialsFailed) input()   {}
 func (Dialed) input()              {}

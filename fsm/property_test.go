@@ -153,9 +153,14 @@ func (w *world) op() (bool, error) {
 			in = FreshAuth{}
 		}
 	case 10:
-		if w.pick(32) == 0 {
+		switch w.pick(32) {
+		case 0:
 			in = Close{}
-		} else {
+		case 1, 2:
+			in = NetworkChanged{Online: w.pick(2) == 0}
+		case 3:
+			in = Wake{}
+		default:
 			in = PongReceived{Epoch: ep}
 		}
 	case 11:
