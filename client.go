@@ -44,7 +44,7 @@ type Client struct {
 	events  *dispatcher
 
 	// Owned by the loop goroutine.
-	eng       *fsm.Engine
+	eng       fsm.Stepper
 	timers    [8]*time.Timer
 	conns     map[uint64]*conn
 	queries   map[uint64]*pendingQuery
@@ -125,7 +125,15 @@ func New(cfg Config) (*Client, error) {
 		subs:    map[string]*Subscription{},
 	}
 	c.engCfg = withEngineDefaults(c.engCfg)
-	c.eng = fsm.New(c.engCfg)
+	if cfg.Engine != nil {
+		eng, err := cfg.Engine(c.engCfg)
+		if err != nil {
+			return nil, err
+		}
+		c.eng = eng
+	} else {
+		c.eng = fsm.New(c.engCfg)
+	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.events = newDispatcher(cfg)
 	if base.Scheme == "http" && !isLoopback(base.Hostname()) && cfg.Auth != nil {

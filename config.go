@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kalamgo/kalam/auth"
+	"github.com/kalamgo/kalam/fsm"
 )
 
 // Config configures a Client. Only URL is required; every other field has a
@@ -72,6 +73,11 @@ type Config struct {
 	// HTTPClient carries HTTP requests. Nil means a client with the
 	// default transport (TLS verification on).
 	HTTPClient *http.Client `json:"-"`
+
+	// Engine builds the lifecycle engine the client drives. Nil means the
+	// native engine (fsm.New). The wazero host (bindings/wazero) supplies one
+	// that runs the engine compiled to wasm.
+	Engine func(fsm.Config) (fsm.Stepper, error) `json:"-"`
 
 	// Logger receives debug and warning records. Nil means no logging.
 	// Tokens and passwords are never logged.
