@@ -665,3 +665,18 @@ func (c *Client) waitIO() {
 func (c *Client) String() string {
 	return "kalam.Client{" + c.wsURL.Host + " " + c.State().String() + "}"
 }
+
+// NetworkChanged tells the client what the platform knows about the
+// network (a browser's online/offline events, a phone's connectivity
+// callback). Offline drops the socket and holds redials; online redials at
+// once instead of waiting out the backoff.
+func (c *Client) NetworkChanged(online bool) error {
+	return c.do(context.Background(), fsm.NetworkChanged{Online: online}, nil)
+}
+
+// Wake tells the client the program is running again after a pause its
+// timers may not have seen (a hidden tab, a suspended machine): token expiry
+// is checked at once and the socket is probed with a ping.
+func (c *Client) Wake() error {
+	return c.do(context.Background(), fsm.Wake{}, nil)
+}
