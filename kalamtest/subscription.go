@@ -320,13 +320,13 @@ func (sub *subscription) deliver(ch store.Change) {
 
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
+	if sub.endKnown && ch.Seq <= sub.end {
+		return // in the snapshot; the load may have finished during Notify
+	}
 	switch sub.state {
 	case subLive:
 		sub.conn.notify(&m)
 	case subLoading:
-		if sub.endKnown && ch.Seq <= sub.end {
-			return
-		}
 		if len(sub.buffered) >= MaxBufferedChanges {
 			sub.buffered[0] = bufferedChange{}
 			sub.buffered = sub.buffered[1:]

@@ -166,6 +166,10 @@ func (wc *wsConn) run(r *http.Request) {
 			wc.closeInvalid(decodeReason(err))
 			continue
 		}
+		if reason := seqNumbersOnly(data, m); reason != "" {
+			wc.closeInvalid(reason)
+			continue
+		}
 		wc.dispatch(m)
 		wc.out.waitReplies(wc.ctx, maxPendingReplies)
 	}
@@ -389,6 +393,46 @@ func checkProtocol(p wire.Protocol) string {
 	case "gzip", "none":
 	default:
 		return "unknown variant `" + short(p.Compression) + "`, expected `gzip` or `none`"
+	}
+	return ""
+}
+
+// seqNumbersOnly enforces KalamDB's SeqId deserializer, which takes JSON
+// numbers only (§1.4); wire.SeqID also accepts decimal strings, as a client
+// must. It returns a reason when a protocol seq field is a string.
+func seqNumbersOnly(data []byte, m *wire.ClientMessage) string {
+	switch {
+	case m.Type == wire.TypeNextBatch && m.LastSeqID != nil:
+		var raw struct {
+			LastSeqID json.RawMessage `json:"last_seq_id"`
+		}
+		_ = json.Unmarshal(data, &raw)
+		return numberOnly("last_seq_id", raw.LastSeqID)
+	case m.Type == wire.TypeSubscribe && m.Subscription.Options != nil:
+		o := m.Subscription.Options
+		if o.From == nil && o.FromSeqID == nil {
+			return ""
+		}
+		var raw struct {
+			Subscription struct {
+				Options struct {
+					From      json.RawMessage `json:"from"`
+					FromSeqID json.RawMessage `json:"from_seq_id"`
+				} `json:"options"`
+			} `json:"subscription"`
+		}
+		_ = json.Unmarshal(data, &raw)
+		if r := numberOnly("from", raw.Subscription.Options.From); r != "" {
+			return r
+		}
+		return numberOnly("from_seq_id", raw.Subscription.Options.FromSeqID)
+	}
+	return ""
+}
+
+func numberOnly(field string, v json.RawMessage) string {
+	if len(v) > 0 && v[0] == '"' {
+		return "invalid type: string, expected i64 in `" + field + "`"
 	}
 	return ""
 }
