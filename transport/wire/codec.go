@@ -15,6 +15,9 @@ const (
 	DefaultMaxInflated = 64 << 20
 )
 
+// maxRetained is the largest inflate buffer a Decoder keeps between frames.
+const maxRetained = 4 << 20
+
 // CompressThreshold is the payload size from which the server gzips a frame.
 const CompressThreshold = 512
 
@@ -63,6 +66,9 @@ func (d *Decoder) Payload(binary bool, frame []byte) ([]byte, error) {
 		return nil, &DecodeError{Reason: "bad gzip header", Err: err}
 	}
 	d.zr.Multistream(false)
+	if d.buf.Cap() > maxRetained {
+		d.buf = bytes.Buffer{} // one huge frame must not pin its buffer forever
+	}
 	d.buf.Reset()
 	n, err := d.buf.ReadFrom(io.LimitReader(d.zr, maxInf+1))
 	if err != nil {

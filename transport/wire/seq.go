@@ -60,7 +60,15 @@ func (s *SeqID) UnmarshalText(b []byte) error {
 // Fractions, exponents and out-of-range values are refused.
 func parseSeq(b []byte) (SeqID, error) {
 	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
-		b = b[1 : len(b)-1]
+		if bytes.IndexByte(b, '\\') >= 0 {
+			var str string // escaped digits ("\u0031") are still digits
+			if err := json.Unmarshal(b, &str); err != nil {
+				return 0, &DecodeError{Reason: "seq id is not a valid JSON string", Err: err}
+			}
+			b = []byte(str)
+		} else {
+			b = b[1 : len(b)-1]
+		}
 	}
 	if len(b) == 0 {
 		return 0, &DecodeError{Reason: "seq id is empty"}
@@ -88,63 +96,67 @@ const (
 // present but not an int64 (a float, a non-numeric string, a bool) is an
 // error, as is a row that is not a JSON object.
 //
-// It scans the object without allocating; rows are usually already validated
-// by the frame decoder, but RowSeq does not rely on it.
+// Keys are compared after unescaping ("\u005fseq" is _seq); a _seq key inside
+// a nested object is not the row's. When the key repeats, the last one wins,
+// as in encoding/json.
+//
+// It scans the object without allocating in the common case; rows are
+// usually already validated by the frame decoder, but RowSeq does not rely
+// on it.
 func RowSeq(row Row) (seq SeqID, ok bool, err error) {
 	s := scanner{b: row}
 	s.ws()
 	if !s.consume('{') {
 		return 0, false, &DecodeError{Reason: "row is not a JSON object"}
 	}
+	var val []byte // the last _seq value seen
 	s.ws()
-	if s.consume('}') {
+	if !s.consume('}') {
+		for {
+			s.ws()
+			keyStart := s.i
+			key, escaped, kerr := s.str()
+			if kerr != nil {
+				return 0, false, kerr
+			}
+			isSeq := string(key) == SeqColumn
+			if escaped {
+				var k string
+				isSeq = json.Unmarshal(s.b[keyStart:s.i], &k) == nil && k == SeqColumn
+			}
+			s.ws()
+			if !s.consume(':') {
+				return 0, false, &DecodeError{Reason: "row: expected ':' after key"}
+			}
+			s.ws()
+			start := s.i
+			if verr := s.skipValue(0); verr != nil {
+				return 0, false, verr
+			}
+			if isSeq {
+				val = s.b[start:s.i]
+			}
+			s.ws()
+			if s.consume(',') {
+				continue
+			}
+			if s.consume('}') {
+				break
+			}
+			return 0, false, &DecodeError{Reason: "row: expected ',' or '}'"}
+		}
+	}
+	if val == nil || bytes.Equal(val, []byte("null")) {
 		return 0, false, nil
 	}
-	for {
-		s.ws()
-		key, escaped, kerr := s.str()
-		if kerr != nil {
-			return 0, false, kerr
-		}
-		s.ws()
-		if !s.consume(':') {
-			return 0, false, &DecodeError{Reason: "row: expected ':' after key"}
-		}
-		s.ws()
-		start := s.i
-		if verr := s.skipValue(0); verr != nil {
-			return 0, false, verr
-		}
-		isSeq := string(key) == SeqColumn
-		if escaped {
-			var k string
-			if json.Unmarshal(s.b[s.keyStart:s.keyEnd], &k) == nil {
-				isSeq = k == SeqColumn
-			}
-		}
-		if isSeq {
-			val := s.b[start:s.i]
-			if bytes.Equal(val, []byte("null")) {
-				return 0, false, nil
-			}
-			if val[0] != '"' && (val[0] < '0' || val[0] > '9') && val[0] != '-' {
-				return 0, false, &DecodeError{Reason: "_seq is not an integer or a decimal string: " + quoteShort(val)}
-			}
-			v, perr := parseSeq(val)
-			if perr != nil {
-				return 0, false, perr
-			}
-			return v, true, nil
-		}
-		s.ws()
-		if s.consume(',') {
-			continue
-		}
-		if s.consume('}') {
-			return 0, false, nil
-		}
-		return 0, false, &DecodeError{Reason: "row: expected ',' or '}'"}
+	if val[0] != '"' && (val[0] < '0' || val[0] > '9') && val[0] != '-' {
+		return 0, false, &DecodeError{Reason: "_seq is not an integer or a decimal string: " + quoteShort(val)}
 	}
+	v, perr := parseSeq(val)
+	if perr != nil {
+		return 0, false, perr
+	}
+	return v, true, nil
 }
 
 // Cells decodes a row into its cells, each left as raw JSON.
@@ -191,9 +203,8 @@ func SeqCell(s SeqID) json.RawMessage {
 
 // scanner is a minimal, allocation-free JSON walker used by RowSeq.
 type scanner struct {
-	b                []byte
-	i                int
-	keyStart, keyEnd int
+	b []byte
+	i int
 }
 
 func (s *scanner) ws() {
@@ -221,7 +232,6 @@ func (s *scanner) str() ([]byte, bool, error) {
 	if !s.consume('"') {
 		return nil, false, &DecodeError{Reason: "row: expected a string"}
 	}
-	s.keyStart = s.i - 1
 	start := s.i
 	escaped := false
 	for s.i < len(s.b) {
@@ -233,7 +243,6 @@ func (s *scanner) str() ([]byte, bool, error) {
 		case c == '"':
 			out := s.b[start:s.i]
 			s.i++
-			s.keyEnd = s.i
 			return out, escaped, nil
 		case c < 0x20:
 			return nil, false, &DecodeError{Reason: "row: control character in string"}
@@ -244,7 +253,9 @@ func (s *scanner) str() ([]byte, bool, error) {
 	return nil, false, &DecodeError{Reason: "row: unterminated string"}
 }
 
-const maxNesting = 512
+// maxNesting matches encoding/json's depth limit, so RowSeq accepts every
+// row encoding/json accepts.
+const maxNesting = 10000
 
 func (s *scanner) skipValue(depth int) error {
 	if depth > maxNesting {
