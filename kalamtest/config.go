@@ -73,17 +73,21 @@ type Config struct {
 	MaxFrameBytes int64 `json:"max_frame_bytes,omitempty"`
 
 	// OutgoingQueue is how many change notifications may wait for one
-	// connection's writer. Zero means 128, KalamDB's channel capacity.
-	// Replies to the client's own requests (acks, batches, errors) are not
-	// counted: the connection stops reading requests instead while they
-	// are pending, which pushes back on the client.
+	// connection's writer. Zero means 65536 with OverflowClose, enough to
+	// absorb any burst a test produces so that only a client that stopped
+	// reading is cut, and 128 with OverflowDrop, KalamDB's channel
+	// capacity. Replies to the client's own requests (acks, batches,
+	// errors) are not counted: while they are pending the connection stops
+	// reading requests, which pushes back on the client. A client that
+	// does not read at all is dropped after WriteTimeout either way.
 	OutgoingQueue int `json:"outgoing_queue,omitempty"`
 	// Overflow says what happens to a change notification that finds the
 	// queue full. The zero value, OverflowClose, closes the connection
 	// (1013 "Outgoing queue overflow", logged) so the client resumes with
 	// options.from and nothing is lost silently. OverflowDrop is KalamDB's
 	// behaviour: the notification is discarded, counted in
-	// Stats.NotificationsDropped and logged.
+	// Stats.NotificationsDropped and logged, and the client is not told.
+	// Neither policy ever blocks a writer of rows or another connection.
 	Overflow OverflowPolicy `json:"overflow,omitempty"`
 
 	// Users are created at start, after root.
@@ -134,7 +138,8 @@ const (
 	DefaultWriteTimeout      = 10 * time.Second
 	DefaultMaxMessagesPerSec = 50
 	DefaultMaxFrameBytes     = 64 << 10
-	DefaultOutgoingQueue     = 128
+	DefaultOutgoingQueue     = 1 << 16 // with OverflowClose
+	KalamDBOutgoingQueue     = 128     // with OverflowDrop
 	// MaxSubscriptionsPerConnection is KalamDB's hard-coded cap.
 	MaxSubscriptionsPerConnection = 100
 	// DefaultBatchSize is the initial-load batch size when options leave
@@ -192,15 +197,18 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxFrameBytes <= 0 {
 		c.MaxFrameBytes = DefaultMaxFrameBytes
 	}
-	if c.OutgoingQueue <= 0 {
-		c.OutgoingQueue = DefaultOutgoingQueue
-	}
 	switch c.Overflow {
 	case "":
 		c.Overflow = OverflowClose
 	case OverflowClose, OverflowDrop:
 	default:
 		return c, &ConfigError{Field: "Overflow", Reason: "must be \"close\" or \"drop\""}
+	}
+	if c.OutgoingQueue <= 0 {
+		c.OutgoingQueue = DefaultOutgoingQueue
+		if c.Overflow == OverflowDrop {
+			c.OutgoingQueue = KalamDBOutgoingQueue
+		}
 	}
 	users := make([]User, len(c.Users))
 	for i, u := range c.Users {

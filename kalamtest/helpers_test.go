@@ -464,3 +464,5 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func jsonNumber(s string) json.Number { return json.Number(s) }

@@ -533,3 +533,26 @@ func TestGzipFrames(t *testing.T) {
 		t.Fatal("query parameters match case-insensitively")
 	}
 }
+
+// TestBurstDelivered: with the default overflow policy a large burst is
+// delivered whole and in order; nothing is dropped or cut.
+func TestBurstDelivered(t *testing.T) {
+	srv := startServer(t, nil)
+	cl := newClient(t, srv)
+	w := loginWS(t, srv, cl, "alice", alicePW, dialOpts{})
+	w.subscribe("burst", ordersStar, nil)
+	w.nextType("subscription_ack")
+	const n = 3000
+	insertOrders(t, srv, 1, n)
+	var prev int64
+	for i := 1; i <= n; i++ {
+		r := rows(t, w.nextType("change"), "rows")[0]
+		if r["id"] != strconv.Itoa(i) || seqOf(t, r) <= prev {
+			t.Fatalf("change %d: %v", i, r)
+		}
+		prev = seqOf(t, r)
+	}
+	if st := srv.Stats(); st.NotificationsDropped != 0 || st.OverflowCloses != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
