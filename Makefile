@@ -21,6 +21,7 @@ demo:
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 $(PKGS)
+	cd tests && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(BENCHPKGS) | $(GO) run ./internal/cmd/benchtable
