@@ -15,8 +15,8 @@ import (
 
 	"github.com/kalamgo/kalam"
 	"github.com/kalamgo/kalam/auth"
-	"github.com/kalamgo/kalam/internal/faultproxy"
 	"github.com/kalamgo/kalam/kalamtest"
+	"github.com/kalamgo/kalam/kalamtest/faultproxy"
 	"github.com/kalamgo/kalam/transport/wire"
 )
 
