@@ -32,10 +32,10 @@ type command struct {
 // line here.
 var commands = []command{
 	{"serve", "run a local KalamDB-compatible server (kalamtest)", runServe},
-	{"query", "run SQL against a server", notYet},
-	{"live", "subscribe to a live query and print its events", notYet},
-	{"diagram", "print the client lifecycle diagram", notYet},
-	{"demo", "run the end-to-end demo", notYet},
+	{"query", "run SQL against a server over HTTP", runQuery},
+	{"live", "subscribe to a live query and print its events as JSON lines", runLive},
+	{"diagram", "print the client lifecycle diagram (mermaid, dot or svg)", runDiagram},
+	{"demo", "run the lifecycle demo against an embedded server", runDemo},
 }
 
 // errUsage marks a usage error; the message was printed already.
@@ -83,8 +83,4 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
-}
-
-func notYet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not yet available")
 }
