@@ -15,6 +15,7 @@
 // The faults:
 //
 //   - Down / Up: refuse new connections and cut the open ones / accept again.
+//     Refuse refuses new connections and leaves the open ones alone.
 //   - Drop: cut every open connection (FIN), keep accepting. Reset does the
 //     same with a TCP RST.
 //   - Blackhole: keep the sockets open and deliver nothing (a dead link).
@@ -155,6 +156,14 @@ func (p *Proxy) Down() {
 	p.down = true
 	p.mu.Unlock()
 	p.Drop()
+}
+
+// Refuse refuses new connections until Up and keeps the open ones. A tap
+// can call it to keep a client away after the cut it asks for.
+func (p *Proxy) Refuse() {
+	p.mu.Lock()
+	p.down = true
+	p.mu.Unlock()
 }
 
 // Up accepts connections again.

@@ -291,3 +291,35 @@ func TestResetSendsRST(t *testing.T) {
 		t.Fatalf("read after Reset = %v, want a connection reset", err)
 	}
 }
+
+func TestRefuseKeepsOpenConnections(t *testing.T) {
+	p, err := New(echoServer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p.Refuse()
+	if got, err := roundTrip(c); err != nil || got != "ping\n" {
+		t.Fatalf("open connection after Refuse: %q, %v", got, err)
+	}
+	if c2, err := net.Dial("tcp", p.Addr()); err == nil {
+		if _, err := roundTrip(c2); err == nil {
+			t.Fatal("a new connection went through while refusing")
+		}
+		c2.Close()
+	}
+	p.Up()
+	c3, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c3.Close()
+	if got, err := roundTrip(c3); err != nil || got != "ping\n" {
+		t.Fatalf("after Up: %q, %v", got, err)
+	}
+}
