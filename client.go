@@ -136,8 +136,8 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.events = newDispatcher(cfg)
-	if base.Scheme == "http" && !isLoopback(base.Hostname()) && cfg.Auth != nil {
-		c.log.Warn("kalam: credentials will travel over plain HTTP to a non-loopback host; use https", "host", base.Hostname())
+	if base.Scheme == "http" && !isLoopback(base.Hostname()) && cfg.Auth != nil && !auth.IsAnonymous(cfg.Auth) {
+		c.log.Warn("kalam: credentials will be sent over plain HTTP to a non-loopback host", "host", base.Hostname(), "hint", "use an https:// URL")
 	}
 	go c.loop()
 	if err := c.do(context.Background(), fsm.Start{}, nil); err != nil {

@@ -265,6 +265,13 @@ func (p *tokenFuncProvider) Credentials(ctx context.Context, req Request) (Crede
 // nothing else to offer.
 func Anonymous() Provider { return anonymousProvider{} }
 
+// IsAnonymous reports whether p is the Anonymous provider, which never
+// holds a secret.
+func IsAnonymous(p Provider) bool {
+	_, ok := p.(anonymousProvider)
+	return ok
+}
+
 type anonymousProvider struct{}
 
 func (anonymousProvider) ResolveOnReconnect() bool { return false }
