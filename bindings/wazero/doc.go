@@ -1,0 +1,35 @@
+// Package wazerohost runs kalam's lifecycle engine compiled to WebAssembly
+// (the wasip1 reactor built from wasm/engine by make wasm) inside wazero,
+// and drives it with the native client's executors.
+//
+// It is shaped like wazero's own host modules: Instantiate(ctx, runtime,
+// config) compiles the guest on a runtime you own, NewEngine starts an
+// instance, and every read of guest memory is bounds-checked and turns into
+// an *Error with a Code instead of a panic.
+//
+// # The same client
+//
+// An Engine is an fsm.Stepper, the interface package kalam drives. Factory
+// returns a constructor for kalam.Config.Engine, and NewClient wraps
+// kalam.New with it, so a client whose engine runs in wazero has exactly the
+// API, executors (sockets, HTTP, timers), events and errors of the native
+// one: only the engine moved into the guest. Engine errors cross the ABI
+// with their types, so errors.Is(err, kalam.ErrClosed) and errors.As into
+// *fsm.TransitionError work as they do natively.
+//
+// # The guest module
+//
+// The .wasm is not embedded: build it with make wasm (or the go build line
+// in wasm/engine's documentation) and pass it as Config.Wasm or Config.Path,
+// or set KALAM_ENGINE_WASM. Give the runtime a compilation cache so that a
+// process compiles the module once and later processes not at all:
+//
+//	cache, _ := wazero.NewCompilationCacheWithDir(dir)
+//	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCompilationCache(cache))
+//
+// Each engine is a separate instance of the compiled module (a few MiB of
+// linear memory); instances share only the compiled code.
+//
+// The contract between host and guest (exports, encodings, error codes) is
+// documented in docs/ABI.md for hosts in other languages.
+package wazerohost

@@ -1,0 +1,138 @@
+package wazerohost
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+)
+
+// guestWasm is the engine module built by TestMain; guestErr says why not.
+var (
+	guestWasm []byte
+	guestPath string
+	guestErr  error
+)
+
+// TestMain builds the guest module with the go tool running the tests, so
+// the suite needs no prior make wasm, and fails the run when goroutines
+// outlive the tests.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "kalam-wazero-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	guestPath = filepath.Join(dir, "kalam-engine.wasm")
+	if guestErr = buildGuest("./../../wasm/engine", guestPath); guestErr == nil {
+		guestWasm, guestErr = os.ReadFile(guestPath)
+		os.Setenv(EnvWasm, guestPath)
+	}
+	code := m.Run()
+	closeShared()
+	os.RemoveAll(dir)
+	if code == 0 {
+		if leaked := leakedGoroutines(5 * time.Second); leaked != "" {
+			fmt.Fprintf(os.Stderr, "goroutines leaked after the tests:\n%s\n", leaked)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// goTool finds the go command of the toolchain running the tests.
+func goTool() string {
+	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+		return p
+	}
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return ""
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// buildGuest builds the wasip1 reactor in pkg into out.
+func buildGuest(pkg, out string) error {
+	goCmd := goTool()
+	if goCmd == "" {
+		return fmt.Errorf("no go tool found (GOROOT %q, PATH)", runtime.GOROOT())
+	}
+	cmd := exec.Command(goCmd, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+// needGuest fails the test when the guest could not be built.
+func needGuest(t testing.TB) {
+	t.Helper()
+	if guestErr != nil {
+		t.Fatalf("the guest module did not build: %v", guestErr)
+	}
+}
+
+// shared is one runtime and host for the tests, with an in-memory
+// compilation cache.
+var shared struct {
+	once sync.Once
+	r    wazero.Runtime
+	h    *Host
+	err  error
+}
+
+func sharedHost(t testing.TB) *Host {
+	t.Helper()
+	needGuest(t)
+	shared.once.Do(func() {
+		ctx := context.Background()
+		shared.r = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCompilationCache(wazero.NewCompilationCache()))
+		shared.h, shared.err = Instantiate(ctx, shared.r, Config{Wasm: guestWasm})
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.h
+}
+
+func closeShared() {
+	if shared.r != nil {
+		shared.r.Close(context.Background())
+	}
+}
+
+// leakedGoroutines waits up to d for stray goroutines to end and returns
+// the stacks of those that do not.
+func leakedGoroutines(d time.Duration) string {
+	deadline := time.Now().Add(d)
+	for {
+		var stray []string
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			ours := strings.Contains(g, "github.com/kalamgo/kalam") || strings.Contains(g, "github.com/coder/websocket")
+			if !ours || strings.Contains(g, "leakedGoroutines") || strings.Contains(g, "testing.(*M).") {
+				continue
+			}
+			stray = append(stray, g)
+		}
+		if len(stray) == 0 {
+			return ""
+		}
+		if time.Now().After(deadline) {
+			return strings.Join(stray, "\n\n")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
