@@ -575,6 +575,18 @@ func (e *Engine) dropSocket(code int, reason string) {
 	e.unwire()
 }
 
+// hangUp closes the socket at the client's own request and, when one was
+// open, tells the application: an asked-for disconnect is reported like a
+// lost one, with its code and reason. recoverable says whether the client
+// will open a socket again by itself.
+func (e *Engine) hangUp(code int, reason string, recoverable bool) {
+	wasOpen := e.sockOpen
+	e.dropSocket(code, reason)
+	if wasOpen {
+		e.emit(ConnectionEvent{Epoch: e.epoch, Code: code, Reason: reason, Recoverable: recoverable})
+	}
+}
+
 // unwire marks every subscription as off the wire, to be resent.
 func (e *Engine) unwire() {
 	for _, id := range e.order {
@@ -638,7 +650,7 @@ func (e *Engine) authRejected(code int, reason string) {
 // parkWork is Unauthed's entry: close the socket, park subscriptions, and
 // ask for new credentials (after a growing delay when refusals repeat).
 func (e *Engine) parkWork(_ State, t Trigger) {
-	e.dropSocket(wire.CloseNormal, "credentials unavailable")
+	e.hangUp(wire.CloseNormal, "credentials unavailable", e.cfg.HasProvider)
 	e.cancel(TimerRefresh)
 	if t == TriggerAuthRejected {
 		e.rejections++
@@ -702,7 +714,7 @@ func (e *Engine) stopKeepalive(to State, t Trigger) {
 	case StateDraining, StateBackoff:
 		// Draining keeps the socket for loads in progress; Backoff has lost it.
 	default:
-		e.dropSocket(wire.CloseNormal, "client disconnect")
+		e.hangUp(wire.CloseNormal, "client disconnect", to == StateUnauthed && e.cfg.HasProvider)
 	}
 }
 
@@ -1108,7 +1120,7 @@ func (e *Engine) finishDrain(timedOut bool) {
 	}
 	d.finished = true
 	e.cancel(TimerDrain)
-	e.dropSocket(wire.CloseNormal, "client drained")
+	e.hangUp(wire.CloseNormal, "client drained", false)
 	e.emit(DrainDone{Outcome: d.outcome})
 	_ = e.fire(TriggerDrained)
 }
@@ -1117,7 +1129,7 @@ func (e *Engine) shutdown(State, Trigger) {
 	for t := range numTimers {
 		e.cancel(Timer(t))
 	}
-	e.dropSocket(wire.CloseNormal, "client closed")
+	e.hangUp(wire.CloseNormal, "client closed", false)
 	for _, id := range e.sortedQueryIDs() {
 		delete(e.queries, id)
 		if e.drain != nil {
