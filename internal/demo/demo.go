@@ -64,11 +64,11 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 	}
 	defer proxy.Close()
 	write := func(sql string) error {
-		_, err := srv.Exec(ctx, "alice", sql)
-		if err == nil {
-			p.say("writer: %s", sql)
+		if _, err := srv.Exec(ctx, "alice", sql); err != nil {
+			return fmt.Errorf("demo: writer: %s: %w", sql, err)
 		}
-		return err
+		p.say("writer: %s", sql)
+		return nil
 	}
 
 	var mu sync.Mutex
@@ -144,6 +144,13 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 			events <- ev
 		}
 	}()
+	// However Run ends, the reader stops before Run returns: closing the
+	// client ends the stream, and the channel is emptied so it never blocks.
+	defer func() {
+		c.Close()
+		for range events {
+		}
+	}()
 	waitFor := func(what string, cond func() bool) error {
 		deadline := time.After(10 * time.Second)
 		for !cond() {
@@ -185,10 +192,10 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 		if r > 0 {
 			break
 		}
+		n := seen.count() // before the write: the event may beat write's return
 		if err := write(fmt.Sprintf("INSERT INTO shop.orders (id, item, status) VALUES (%d, 'scone', 'open')", i)); err != nil {
 			return err
 		}
-		n := seen.count()
 		if err := waitFor("the row", func() bool { return seen.count() > n }); err != nil {
 			return err
 		}
