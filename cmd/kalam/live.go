@@ -54,7 +54,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return
 		}
 		errMu.Lock()
-		fmt.Fprintf(stderr, "connection lost: code %d %s (reconnecting: %v)\n", ev.Code, ev.Reason, ev.Recoverable)
+		fmt.Fprintf(stderr, "disconnected: code %d %s (reconnecting: %v)\n", ev.Code, ev.Reason, ev.Recoverable)
 		errMu.Unlock()
 	}
 	c, err := kalam.New(cfg)
