@@ -81,7 +81,9 @@ func (s *sim) nextSeq() int64 {
 var simErrors = []func() error{
 	func() error { return auth.ErrRejected },
 	func() error { return fmt.Errorf("provider: %w", auth.ErrTokenExpired) },
-	func() error { return &auth.ProviderError{Provider: "basic", Op: "login", Err: errors.New("dial tcp: refused")} },
+	func() error {
+		return &auth.ProviderError{Provider: "basic", Op: "login", Err: errors.New("dial tcp: refused")}
+	},
 	func() error { return errors.New("network down") },
 	func() error { return context.DeadlineExceeded },
 	func() error { return errors.Join(io.EOF, errors.New("read")) },
