@@ -1,0 +1,210 @@
+// Type declarations for the kalam browser client (bindings/js/index.js).
+
+/** A lifecycle state; see lifecycleDiagram(). */
+export type State =
+  | 'Unauthed' | 'Authed' | 'Connecting' | 'Backoff'
+  | 'Connected' | 'Live' | 'Draining' | 'Closed';
+
+/** Why the auth provider is asked. */
+export type AuthReason = 'initial' | 'refresh' | 'rejected' | 'reconnect';
+
+/** What an auth provider may return: a JWT, or a token pair (KalamDB's login answer is accepted as it is). */
+export type Tokens =
+  | string
+  | { accessToken: string; refreshToken?: string }
+  | { access_token: string; refresh_token?: string };
+
+/**
+ * Credentials: a function asked on start, before expiry, after a refusal
+ * and before every reconnect (it may return a Promise); a user name and
+ * password (the client logs in and refreshes by itself); or a fixed token.
+ */
+export type Auth =
+  | ((req: { reason: AuthReason }) => Tokens | Promise<Tokens>)
+  | { user: string; password: string }
+  | { token: string; refreshToken?: string };
+
+export interface Transition { from: State; to: State; trigger: string }
+
+export interface ConnectionEvent {
+  connected: boolean;
+  code: number;
+  reason: string;
+  recoverable: boolean;
+  error?: KalamError;
+}
+
+export interface ClientConfig {
+  /** Base URL of the server; relative URLs resolve against the page (default: the page's origin). */
+  url?: string;
+  auth?: Auth;
+  namespace?: string;
+  eagerConnect?: boolean;
+  refreshMarginMs?: number;
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  pingIntervalMs?: number;
+  pongTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  eventBuffer?: number;
+  disableCompression?: boolean;
+  seed?: number;
+  /** Debug logging to the console (tokens are never logged). */
+  debug?: boolean;
+  /** false: do not follow the page's online/offline and visibility events. Default true. */
+  lifecycle?: boolean;
+  /** Where kalam.wasm comes from, when not next to index.js. */
+  wasm?: LoadOptions['wasm'];
+  onStateChange?: (t: Transition) => void;
+  onConnection?: (ev: ConnectionEvent) => void;
+  onError?: (err: KalamError, recoverable: boolean) => void;
+}
+
+/** Stable error codes. */
+export type ErrorCode =
+  | 'CLOSED' | 'DRAINING' | 'NO_CREDENTIALS' | 'NO_NAMESPACE' | 'INVALID_NAMESPACE'
+  | 'EMPTY_SQL' | 'UNKNOWN_SUBSCRIPTION' | 'DRAIN_TIMEOUT' | 'CREDENTIALS_REJECTED'
+  | 'DEAD_LINK' | 'CONNECT_TIMEOUT' | 'PROTOCOL' | 'INVALID_SUBSCRIPTION_ID'
+  | 'INVALID_CONFIG' | 'NO_KEY' | 'VIEW_TOO_LARGE' | 'TOKEN_EXPIRED' | 'MALFORMED_TOKEN'
+  | 'TIMEOUT' | 'ABORTED' | 'QUERY' | 'SERVER' | 'REFUSED' | 'CALLBACK' | 'INTERNAL';
+
+export interface KalamError extends Error {
+  name: 'KalamError';
+  code: ErrorCode;
+  /** QUERY: HTTP status (0 for a network failure). */
+  status?: number;
+  /** QUERY, SERVER: the server's error code, e.g. "TOKEN_EXPIRED". */
+  serverCode?: string;
+  temporary?: boolean;
+  /** SERVER: the subscription concerned. */
+  subscription?: string;
+  /** REFUSED: the lifecycle refused a command. */
+  state?: State;
+  trigger?: string;
+  guard?: string;
+  /** DRAIN_TIMEOUT: what the drain did finish. */
+  outcome?: DrainOutcome;
+}
+
+export function isKalamError(err: unknown): err is KalamError;
+
+/** A cell as KalamDB sends it: 64-bit integers (and _seq) are decimal strings. */
+export type Cell = null | boolean | number | string | unknown[] | { [k: string]: unknown };
+export type Row = Record<string, Cell>;
+
+export interface Column { name: string; type: string; primaryKey: boolean; notNull: boolean }
+
+export interface StatementResult {
+  columns: Column[];
+  rows: Row[];
+  rowCount: number;
+  message?: string;
+  asUser?: string;
+}
+
+export class Result {
+  took: number;
+  statements: StatementResult[];
+  /** Rows of the first statement that returned columns. */
+  readonly rows: Row[];
+  readonly columns: Column[];
+}
+
+export type EventKind = 'subscribed' | 'snapshot' | 'insert' | 'update' | 'delete' | 'resumed';
+
+export interface LiveEvent {
+  kind: EventKind;
+  /** The subscription's position after this event (decimal string). */
+  seq: string;
+  /** New rows: snapshot batches, inserts, updates (key + changed columns). */
+  rows?: Row[];
+  /** Previous values (updates) or the deleted row (deletes). */
+  old?: Row[];
+  /** subscribed, resumed. */
+  columns?: Column[];
+  /** snapshot. */
+  batch?: number;
+  last?: boolean;
+  /** resumed: the position it resumed after, and what KalamDB could not replay. */
+  from?: string;
+  continuity?: 'full' | 'no-deletes' | 'broken';
+}
+
+export interface LiveOptions {
+  batchSize?: number;
+  lastRows?: number;
+  /** Start after this _seq (decimal string). */
+  from?: string;
+  noSnapshot?: boolean;
+  wait?: boolean;
+  id?: string;
+}
+
+export class Subscription implements AsyncIterable<LiveEvent> {
+  /** The subscription id on the wire, once ready. */
+  id?: string;
+  /** Settles once the subscription is registered, or rejects (e.g. NO_NAMESPACE). */
+  readonly ready: Promise<void>;
+  /** Callback form only: settles when the subscription ends. */
+  readonly done: Promise<void> | null;
+  position(): string | null;
+  /** The next batch of events, or null once the subscription has ended. */
+  nextBatch(): Promise<LiveEvent[] | null>;
+  [Symbol.asyncIterator](): AsyncIterator<LiveEvent>;
+  close(): Promise<void>;
+}
+
+export interface RowsOptions { key?: string[]; batchSize?: number; limit?: number }
+
+export class LiveRows {
+  /** The rows, oldest _seq first (a fresh array after each change). */
+  readonly rows: Row[];
+  readonly length: number;
+  readonly ready: boolean;
+  readonly resyncs: number;
+  readonly error: KalamError | null;
+  subscribe(fn: (view: LiveRows) => void): () => void;
+  waitFor(pred: (rows: Row[]) => boolean): Promise<Row[]>;
+  close(): Promise<void>;
+}
+
+export interface DrainOutcome {
+  timedOut: boolean;
+  aborted: boolean;
+  queriesCompleted: number;
+  queriesAbandoned: number;
+  loadsCompleted: number;
+  loadsAbandoned: number;
+  subscriptions: number;
+}
+
+export interface LifecycleStats { online: number; offline: number; wakes: number; lastHiddenMs: number }
+
+export class Client {
+  readonly state: State;
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  query(sql: string, params?: unknown[]): Promise<Result>;
+  queryIn(namespace: string, sql: string, params?: unknown[]): Promise<Result>;
+  live(sql: string, options?: LiveOptions, onEvent?: (ev: LiveEvent) => void): Subscription;
+  liveRows(sql: string, options?: RowsOptions, onChange?: (view: LiveRows) => void): Promise<LiveRows>;
+  setNamespace(namespace: string): Promise<void>;
+  namespace(): Promise<string>;
+  updateAuth(creds: Tokens): Promise<void>;
+  freshAuth(): Promise<void>;
+  networkChanged(online: boolean): Promise<void>;
+  wake(): Promise<void>;
+  lifecycleStats(): LifecycleStats;
+  drain(options?: { timeoutMs?: number }): Promise<DrainOutcome>;
+  close(): Promise<void>;
+}
+
+export interface LoadOptions {
+  wasm?: string | URL | Response | Promise<Response> | ArrayBuffer | ArrayBufferView;
+}
+
+export function load(options?: LoadOptions): Promise<unknown>;
+export function createClient(config?: ClientConfig): Promise<Client>;
+export function lifecycleDiagram(): Promise<string>;
+export function states(): Promise<State[]>;

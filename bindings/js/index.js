@@ -1,0 +1,345 @@
+// kalam — the Go KalamDB client compiled to WebAssembly, for browsers.
+//
+// The Go side (wasm/browser) does the work: credentials, the lifecycle,
+// the WebSocket, reconnects and resumes. This module loads it and gives it
+// a JavaScript shape. Values cross the boundary as whole JSON documents
+// (one query result, one batch of live events), never field by field.
+
+import './wasm_exec.js';
+
+const API_VERSION = 1;
+
+let loading = null;
+
+/**
+ * Loads and starts the WebAssembly module once; later calls return the same
+ * promise. options.wasm may be a URL (string or URL), a Response, a
+ * Promise of one, or the module's bytes (ArrayBuffer / typed array), for
+ * hosts where fetch cannot reach it (Node reading from disk).
+ */
+export function load(options = {}) {
+  if (!loading) {
+    loading = instantiate(options);
+    loading.catch(() => { loading = null; });
+  }
+  return loading;
+}
+
+async function instantiate({ wasm } = {}) {
+  if (typeof globalThis.Go !== 'function') {
+    throw new Error('kalam: wasm_exec.js did not load (globalThis.Go is missing)');
+  }
+  const go = new globalThis.Go();
+  const ready = new Promise((resolve) => { globalThis.__kalamgoReady = resolve; });
+  const source = wasm ?? new URL('./kalam.wasm', import.meta.url);
+  const { instance } = await instantiateFrom(source, go.importObject);
+  go.run(instance).then(
+    () => console.error('kalam: the WebAssembly module exited'),
+    (err) => console.error('kalam: the WebAssembly module crashed', err),
+  );
+  const api = await ready;
+  delete globalThis.__kalamgoReady;
+  if (api.version !== API_VERSION) {
+    throw new Error(`kalam: kalam.wasm speaks API ${api.version}, index.js expects ${API_VERSION}: rebuild with make wasm`);
+  }
+  return api;
+}
+
+async function instantiateFrom(source, imports) {
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
+    return WebAssembly.instantiate(source, imports);
+  }
+  let response = source;
+  if (typeof source === 'string' || source instanceof URL) {
+    response = fetch(source);
+  }
+  response = await response;
+  if (!response.ok) {
+    throw new Error(`kalam: fetching the WebAssembly module failed with HTTP ${response.status}`);
+  }
+  if (typeof WebAssembly.instantiateStreaming === 'function' &&
+      (response.headers.get('content-type') || '').startsWith('application/wasm')) {
+    return WebAssembly.instantiateStreaming(response, imports);
+  }
+  return WebAssembly.instantiate(await response.arrayBuffer(), imports);
+}
+
+/** The lifecycle as a Mermaid state diagram. */
+export async function lifecycleDiagram() {
+  return (await load()).lifecycleDiagram();
+}
+
+/** The lifecycle's state names, in order. */
+export async function states() {
+  return Array.from((await load()).states());
+}
+
+/** isKalamError tells the client's errors (which carry a stable code) apart. */
+export function isKalamError(err) {
+  return err instanceof Error && err.name === 'KalamError' && typeof err.code === 'string';
+}
+
+function unwrap(v) {
+  if (v instanceof Error) throw v;
+  return v;
+}
+
+// JSON.stringify with BigInt values written as decimal strings, the way
+// KalamDB writes 64-bit integers.
+function toJSON(v) {
+  return JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? x.toString() : x));
+}
+
+function baseURL(url) {
+  const base = globalThis.location ? globalThis.location.href : undefined;
+  const u = new URL(url ?? '/', base);
+  return u.origin + u.pathname.replace(/\/+$/, '');
+}
+
+const DATA_KEYS = new Set([
+  'url', 'namespace', 'eagerConnect', 'refreshMarginMs', 'backoffMinMs', 'backoffMaxMs',
+  'pingIntervalMs', 'pongTimeoutMs', 'connectTimeoutMs', 'requestTimeoutMs', 'eventBuffer',
+  'disableCompression', 'seed', 'debug', 'lifecycle',
+]);
+
+/**
+ * Creates a client. See index.d.ts for the configuration. The client starts
+ * resolving credentials at once; it opens its socket on connect(), on the
+ * first live query, or at once with eagerConnect.
+ */
+export async function createClient(config = {}) {
+  const api = await load(config.wasm !== undefined ? { wasm: config.wasm } : {});
+  const data = {};
+  for (const [k, v] of Object.entries(config)) {
+    if (DATA_KEYS.has(k) && v !== undefined) data[k] = v;
+  }
+  data.url = baseURL(config.url);
+  const hooks = {
+    onStateChange: config.onStateChange,
+    onConnection: config.onConnection,
+    onError: config.onError,
+  };
+  const a = config.auth;
+  if (typeof a === 'function') {
+    hooks.auth = a;
+  } else if (a && typeof a === 'object') {
+    if (a.user !== undefined) { data.user = a.user; data.password = a.password ?? ''; }
+    if (a.token !== undefined) data.token = a.token;
+    if (a.refreshToken !== undefined) data.refreshToken = a.refreshToken;
+  }
+  return new Client(unwrap(api.create(JSON.stringify(data), hooks)));
+}
+
+export class Client {
+  #h;
+
+  constructor(handle) { this.#h = handle; }
+
+  /** The current lifecycle state, e.g. "Live". */
+  get state() { return this.#h.state(); }
+
+  toString() { return this.#h.describe(); }
+
+  connect() { return this.#h.connect(); }
+
+  disconnect() { return this.#h.disconnect(); }
+
+  async query(sql, params) {
+    const json = await this.#h.query(sql, params === undefined ? undefined : toJSON(params));
+    return new Result(JSON.parse(json));
+  }
+
+  async queryIn(namespace, sql, params) {
+    const json = await this.#h.query(sql, params === undefined ? undefined : toJSON(params), namespace);
+    return new Result(JSON.parse(json));
+  }
+
+  /**
+   * Starts a live query. Iterate it with for await, or pass onEvent for the
+   * callback form (then sub.done settles when it ends).
+   */
+  live(sql, options = {}, onEvent) {
+    const sub = new Subscription(this.#h.live(sql, toJSON(options)));
+    if (typeof onEvent === 'function') sub._pump(onEvent);
+    return sub;
+  }
+
+  /** Starts a materialized view; resolves once it is registered. */
+  async liveRows(sql, options = {}, onChange) {
+    const view = new LiveRows(onChange);
+    view._attach(await this.#h.liveRows(sql, toJSON(options), view._notify));
+    return view;
+  }
+
+  setNamespace(namespace) { return this.#h.setNamespace(namespace); }
+
+  namespace() { return this.#h.namespace(); }
+
+  /** Installs credentials pushed by the application: a token or {accessToken, refreshToken}. */
+  updateAuth(creds) {
+    if (typeof creds === 'string') return this.#h.updateAuth(creds);
+    return this.#h.updateAuth(creds?.accessToken ?? creds?.access_token, creds?.refreshToken ?? creds?.refresh_token);
+  }
+
+  freshAuth() { return this.#h.freshAuth(); }
+
+  networkChanged(online) { return this.#h.networkChanged(!!online); }
+
+  wake() { return this.#h.wake(); }
+
+  lifecycleStats() { return this.#h.lifecycleStats(); }
+
+  async drain({ timeoutMs } = {}) {
+    return JSON.parse(await this.#h.drain(timeoutMs));
+  }
+
+  close() { return this.#h.close(); }
+}
+
+export class Result {
+  constructor(doc) {
+    this.took = doc.took;
+    this.statements = doc.statements;
+  }
+
+  /** The rows of the first statement that returned columns. */
+  get rows() {
+    const st = this.statements.find((s) => s.columns.length > 0);
+    return st ? st.rows : [];
+  }
+
+  get columns() {
+    const st = this.statements.find((s) => s.columns.length > 0);
+    return st ? st.columns : [];
+  }
+}
+
+export class Subscription {
+  #handle = null;
+  #buf = [];
+  #at = 0;
+  #ended = false;
+  #pulling = null;
+
+  constructor(handlePromise) {
+    /** Settles once the server has the subscription registered (or refused it). */
+    this.ready = handlePromise.then((h) => {
+      this.#handle = h;
+      this.id = h.id;
+    });
+    this.ready.catch(() => {}); // reported through next()/done as well
+    this.done = null;
+  }
+
+  /** The _seq (decimal string) of the last row delivered, or null. */
+  position() { return this.#handle ? this.#handle.position() : null; }
+
+  /** Resolves to the next batch of events (an array), or null once it has ended. */
+  async nextBatch() {
+    if (this.#ended) return null;
+    await this.ready;
+    if (this.#pulling) throw new Error('kalam: one reader at a time per subscription');
+    this.#pulling = this.#handle.next();
+    try {
+      const json = await this.#pulling;
+      if (json == null) { this.#ended = true; return null; }
+      return JSON.parse(json);
+    } finally {
+      this.#pulling = null;
+    }
+  }
+
+  [Symbol.asyncIterator]() {
+    return {
+      next: async () => {
+        if (this.#at >= this.#buf.length) {
+          const batch = await this.nextBatch();
+          if (batch === null) return { value: undefined, done: true };
+          this.#buf = batch;
+          this.#at = 0;
+        }
+        return { value: this.#buf[this.#at++], done: false };
+      },
+      return: async () => {
+        await this.close().catch(() => {});
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  _pump(onEvent) {
+    this.done = (async () => {
+      for (;;) {
+        const batch = await this.nextBatch();
+        if (batch === null) return;
+        for (const ev of batch) onEvent(ev);
+      }
+    })();
+  }
+
+  async close() {
+    await this.ready;
+    return this.#handle.close();
+  }
+}
+
+export class LiveRows {
+  #h = null;
+  #rows = null;
+  #json = '[]';
+  #listeners = new Set();
+  #error = null;
+
+  constructor(onChange) {
+    if (typeof onChange === 'function') this.#listeners.add(onChange);
+    // Called by the Go side with the whole row set after each change.
+    this._notify = (json, ready, err) => {
+      if (err) {
+        this.#error = err;
+      } else {
+        this.#json = json;
+        this.#rows = null;
+      }
+      for (const fn of this.#listeners) {
+        try { fn(this); } catch (e) { console.error('kalam: a LiveRows listener threw', e); }
+      }
+    };
+  }
+
+  _attach(h) { this.#h = h; this.#json = h.rows(); }
+
+  /** A copy of the rows, oldest _seq first. */
+  get rows() {
+    if (this.#rows === null) this.#rows = JSON.parse(this.#json);
+    return this.#rows;
+  }
+
+  get length() { return this.#h ? this.#h.len() : 0; }
+
+  get ready() { return this.#h ? this.#h.ready() : false; }
+
+  get resyncs() { return this.#h ? this.#h.resyncs() : 0; }
+
+  get error() { return this.#error ?? (this.#h ? this.#h.error() : null); }
+
+  /** Calls fn(view) after each change; returns a function that stops it. */
+  subscribe(fn) {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  /** Resolves once pred(rows) holds (checked now and after every change); rejects if the view stops. */
+  waitFor(pred) {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const err = this.error;
+        if (err) { stop(); reject(err); return; }
+        if (this.ready && pred(this.rows)) { stop(); resolve(this.rows); }
+      };
+      const stop = this.subscribe(check);
+      check();
+    });
+  }
+
+  close() { return this.#h.close(); }
+}
