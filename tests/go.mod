@@ -3,3 +3,17 @@ module github.com/kalamgo/kalam/tests
 go 1.26.0
 
 replace github.com/kalamgo/kalam => ../
+
+require (
+	github.com/coder/websocket v1.8.15
+	github.com/kalamgo/kalam v0.0.0-00010101000000-000000000000
+)
+
+require (
+	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
+	github.com/ncruces/go-sqlite3 v0.37.0 // indirect
+	github.com/ncruces/go-sqlite3-wasm/v6 v6.5.35401 // indirect
+	github.com/ncruces/julianday v1.0.0 // indirect
+	github.com/qmuntal/stateless v1.7.2 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)
