@@ -1,7 +1,9 @@
 package auth_test
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +84,46 @@ func FuzzParseClaims(f *testing.F) {
 			t.Fatal("credentials do not match the claims")
 		}
 		_ = c.ExpiredAt(now)
+	})
+}
+
+// FuzzCredentialsRedaction builds credentials from arbitrary token text
+// and checks that no formatting path shows the access or refresh token:
+// fmt's %v, %+v, %#v and %s, and JSON.
+func FuzzCredentialsRedaction(f *testing.F) {
+	f.Add(mint(hs256, aliceClaims), "refresh-secret-value")
+	f.Add("not-a-jwt-but-secret", "")
+	f.Add(mint(hs256, `{"exp":1,"iat":2}`), mint(hs256, `{"token_type":"refresh"}`))
+	f.Fuzz(func(t *testing.T, access, refresh string) {
+		cred, err := auth.FromTokensAt(access, refresh, time.Date(2026, 5, 5, 9, 30, 0, 0, time.UTC))
+		if err != nil {
+			cred = auth.Credentials{AccessToken: auth.NewSecret(access), RefreshToken: auth.NewSecret(refresh)}
+		}
+		render := func(c auth.Credentials) string {
+			out := []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%s", c),
+				fmt.Sprintf("%v", c.AccessToken), fmt.Sprintf("%#v", c.RefreshToken)}
+			if j, err := json.Marshal(c); err == nil {
+				out = append(out, string(j))
+			}
+			return strings.Join(out, "\n")
+		}
+		// The same credentials with neutral tokens: text that shows up there
+		// (user, role, type names) is not a leak.
+		neutral := cred
+		neutral.AccessToken, neutral.RefreshToken = auth.NewSecret("x"), auth.NewSecret("y")
+		base := render(neutral)
+		for _, secret := range []string{access, refresh} {
+			if len(secret) < 12 || strings.Contains(base, secret) {
+				continue // short strings occur in any text by chance
+			}
+			for _, s := range []string{render(cred)} {
+				if strings.Contains(s, secret) {
+					t.Fatalf("a formatting of the credentials shows a token: %q", s)
+				}
+			}
+		}
+		if cred.AccessToken.Reveal() != access {
+			t.Fatal("Reveal does not return the token")
+		}
 	})
 }
