@@ -1,0 +1,164 @@
+package sim
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+var (
+	flagSeed   = flag.Int64("seed", -1, "run only this seed (replays a failure exactly)")
+	flagSeeds  = flag.Int("seeds", 1000, "number of seeds TestSim runs")
+	flagFirst  = flag.Uint64("first", 1, "first seed of the range TestSim runs")
+	flagTrace  = flag.Bool("trace", false, "print the whole trace of a -seed run")
+	flagStrict = flag.Bool("strict", false, "fail seeds on findings (wasteful engine behaviour), not only on broken invariants")
+)
+
+// TestMain fails the run when a test leaves goroutines behind.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if code == 0 {
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > 2 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > 2 {
+			buf := make([]byte, 1<<20)
+			fmt.Fprintf(os.Stderr, "%d goroutines left after the tests:\n%s\n", n, buf[:runtime.Stack(buf, true)])
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+type result struct {
+	seed  uint64
+	err   error
+	hash  uint64
+	steps int
+	ring  []string
+	n     map[string]int64
+	virt  time.Duration
+	finds map[string]string
+}
+
+func runSeed(seed uint64) result {
+	s := newSim(seed)
+	err := s.run()
+	return result{seed: seed, err: err, hash: s.hash.Sum64(), steps: s.steps, ring: s.ring, n: s.chk.n, virt: s.now, finds: s.chk.findings}
+}
+
+// TestSim runs -seeds seeded worlds (or the one -seed) and checks every
+// invariant after every step. A failure prints the command that replays it.
+func TestSim(t *testing.T) {
+	var seeds []uint64
+	if *flagSeed >= 0 {
+		seeds = []uint64{uint64(*flagSeed)}
+	} else {
+		for i := range *flagSeeds {
+			seeds = append(seeds, *flagFirst+uint64(i))
+		}
+	}
+	start := time.Now()
+	workers := min(runtime.GOMAXPROCS(0), len(seeds))
+	var next atomic.Int64
+	var mu sync.Mutex
+	var failures []result
+	totals := map[string]int64{}
+	var steps int64
+	var virt, maxVirt time.Duration
+	findings := map[string]result{}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if int(i) >= len(seeds) {
+					return
+				}
+				r := runSeed(seeds[i])
+				mu.Lock()
+				steps += int64(r.steps)
+				virt += r.virt
+				maxVirt = max(maxVirt, r.virt)
+				for name := range r.finds {
+					if f, ok := findings[name]; !ok || r.seed < f.seed {
+						findings[name] = r
+					}
+				}
+				for k, v := range r.n {
+					totals[k] += v
+				}
+				if r.err != nil {
+					failures = append(failures, r)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d seeds in %v (%.0f seeds/min, %d workers), %d engine steps, %v of virtual time (longest seed %v)\n",
+		len(seeds), elapsed.Round(time.Millisecond), float64(len(seeds))/elapsed.Minutes(), workers, steps, virt.Round(time.Second), maxVirt.Round(time.Second))
+	var all int64
+	for _, name := range checkNames {
+		all += totals[name]
+		fmt.Fprintf(&b, "  %-24s %d\n", name, totals[name])
+	}
+	fmt.Fprintf(&b, "  %-24s %d\n", "checks evaluated", all)
+	names := make([]string, 0, len(findings))
+	for name := range findings {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		f := findings[name]
+		fmt.Fprintf(&b, "finding %s: %d times; first at seed %d: %s (fails with -strict)\n", name, totals["finding:"+name], f.seed, f.finds[name])
+	}
+	t.Log(b.String())
+	if len(failures) == 0 {
+		return
+	}
+	first := failures[0]
+	for _, f := range failures {
+		if f.seed < first.seed {
+			first = f
+		}
+	}
+	seedList := make([]string, 0, len(failures))
+	for _, f := range failures {
+		seedList = append(seedList, fmt.Sprint(f.seed))
+	}
+	t.Errorf("%d of %d seeds failed (%s)\nseed %d: %v\nreplay: go test ./sim -run TestSim -seed=%d -v\nlast steps:\n%s",
+		len(failures), len(seeds), strings.Join(seedList, " "), first.seed, first.err, first.seed, strings.Join(first.ring, "\n"))
+	if *flagTrace && *flagSeed >= 0 {
+		s := newSim(first.seed)
+		s.ring = nil
+		_ = s.run()
+	}
+}
+
+// TestSimDeterministic runs seeds twice: the same seed must give the same
+// trace, step for step.
+func TestSimDeterministic(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		a, b := runSeed(seed), runSeed(seed)
+		if a.hash != b.hash || a.steps != b.steps {
+			t.Fatalf("seed %d: trace hash %x (%d steps) then %x (%d steps)", seed, a.hash, a.steps, b.hash, b.steps)
+		}
+		if a.steps < 50 {
+			t.Fatalf("seed %d ran only %d steps", seed, a.steps)
+		}
+	}
+}
