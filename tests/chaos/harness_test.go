@@ -172,12 +172,12 @@ func (w *world) restore(clear func()) {
 type counters struct {
 	connects, disconnects, lost atomic.Int64
 	up                          atomic.Bool
-	mu                    sync.Mutex
-	transitions           []kalam.Transition
-	connEvents            []kalam.ConnectionEvent
-	connTimes             []time.Time
-	state                 kalam.State
-	errs                  []error
+	mu                          sync.Mutex
+	transitions                 []kalam.Transition
+	connEvents                  []kalam.ConnectionEvent
+	connTimes                   []time.Time
+	state                       kalam.State
+	errs                        []error
 }
 
 func (c *counters) path() string {
