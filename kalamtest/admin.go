@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -53,8 +54,7 @@ func (s *Server) adminRoutes() http.Handler {
 		adminOK(w)
 	})
 	mux.HandleFunc("POST "+p+"faults/drop-connections", func(w http.ResponseWriter, r *http.Request) {
-		s.goAsync(s.DropConnections) // the answer must not ride on a dropped connection
-		writeJSON(w, http.StatusAccepted, map[string]bool{"ok": true})
+		s.answerThen(w, s.DropConnections)
 	})
 	mux.HandleFunc("POST "+p+"faults/close-connections", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
@@ -100,12 +100,11 @@ func (s *Server) adminRoutes() http.Handler {
 		adminOK(w)
 	})
 	mux.HandleFunc("POST "+p+"faults/restart", func(w http.ResponseWriter, r *http.Request) {
-		s.goAsync(func() {
+		s.answerThen(w, func() {
 			if err := s.Restart(); err != nil && !errors.Is(err, ErrClosed) {
 				s.log.Warn("kalamtest: restart failed", "err", err)
 			}
 		})
-		writeJSON(w, http.StatusAccepted, map[string]bool{"ok": true})
 	})
 	mux.HandleFunc("POST "+p+"faults/token-ttl", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
@@ -182,4 +181,18 @@ func adminDecode(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	return true
+}
+
+// answerThen answers 202 on a connection marked to close, pushes the whole
+// answer onto the wire, and only then starts f: a fault that cuts every
+// connection must not cut the one carrying the news that it will happen.
+func (s *Server) answerThen(w http.ResponseWriter, f func()) {
+	body := []byte(`{"ok":true}` + "\n")
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Connection", "close")
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = w.Write(body)
+	_ = http.NewResponseController(w).Flush()
+	s.goAsync(f)
 }

@@ -162,14 +162,16 @@ func TestWSIdleTimeout(t *testing.T) {
 }
 
 func TestWSKeepaliveFrames(t *testing.T) {
-	srv := startServer(t, func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })
+	// The idle timeout is generous against scheduling stalls on a loaded
+	// machine; the link is kept busy for more than two of them.
+	srv := startServer(t, func(c *Config) { c.IdleTimeout = time.Second })
 	cl := newClient(t, srv)
 	w := loginWS(t, srv, cl, "alice", alicePW, dialOpts{})
 	// A reader must run for Ping to get its Pong.
 	ctx := w.c.CloseRead(context.Background())
 	// Keep the link busy for three idle periods with WS Pings and
 	// {"type":"ping"} messages; each Ping must be answered.
-	end := time.Now().Add(900 * time.Millisecond)
+	end := time.Now().Add(2500 * time.Millisecond)
 	for i := 0; time.Now().Before(end); i++ {
 		if i%2 == 0 {
 			pctx, cancel := context.WithTimeout(ctx, waitFor)

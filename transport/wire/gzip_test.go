@@ -50,9 +50,9 @@ func TestGzipBomb(t *testing.T) {
 	if !strings.Contains(err.Error(), "inflated frame exceeds 1048576 bytes") {
 		t.Errorf("error text %q", err)
 	}
-	// Inflating stops at the limit: a few MiB at most, not 100.
-	t.Logf("allocated %d", after.TotalAlloc-before.TotalAlloc)
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+	// Inflating stops at the limit: a few MiB at most (more under the race
+	// detector, which counts the runtime's own allocations too), not 100.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
 		t.Errorf("allocated %d bytes to refuse the bomb", alloc)
 	}
 	// The decoder still works afterwards.
