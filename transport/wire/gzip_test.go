@@ -2,38 +2,28 @@ package wire_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/kalamgo/kalam/transport/wire"
 )
 
-var (
-	bombOnce sync.Once
-	bomb     []byte
-)
-
-// gzipBomb is 100 MiB of zeros, gzipped to about 100 KiB.
+// gzipBomb is 100 MiB of zeros gzipped to about 100 KiB, kept in testdata
+// because compressing it anew costs seconds under the race detector.
 func gzipBomb(t testing.TB) []byte {
-	bombOnce.Do(func() {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		zeros := make([]byte, 1<<20)
-		for range 100 {
-			_, _ = zw.Write(zeros)
-		}
-		_ = zw.Close()
-		bomb = buf.Bytes()
-	})
-	if len(bomb) > 256<<10 {
-		t.Fatalf("bomb is %d bytes compressed", len(bomb))
+	b, err := os.ReadFile(filepath.Join("testdata", "bomb-100MiB.gz"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return bomb
+	if len(b) > 256<<10 {
+		t.Fatalf("bomb is %d bytes compressed", len(b))
+	}
+	return b
 }
 
 func TestGzipBomb(t *testing.T) {
