@@ -137,8 +137,7 @@ func (e *Engine) Step(now time.Duration, in fsm.Input) ([]fsm.Effect, error) {
 func (e *Engine) finish(resp []byte) ([]fsm.Effect, error) {
 	st, err := abi.DecodeStep(resp, e.effs)
 	if err != nil {
-		var ae *abi.Error
-		if errors.As(err, &ae) && inputFault(ae.Code) && len(resp) > 0 && resp[0] != 0 {
+		if len(resp) > 0 && inputFault(abi.Code(resp[0])) {
 			// The guest refused our request; the engine did not see it.
 			return nil, err
 		}

@@ -62,12 +62,17 @@ func goTool() string {
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // buildGuest builds the wasip1 reactor in pkg into out.
-func buildGuest(pkg, out string) error {
+func buildGuest(pkg, out string) error { return buildGuestWith(pkg, out, "") }
+
+func readFile(p string) ([]byte, error) { return os.ReadFile(p) }
+
+// buildGuestWith builds with extra linker flags.
+func buildGuestWith(pkg, out, ldflags string) error {
 	goCmd := goTool()
 	if goCmd == "" {
 		return fmt.Errorf("no go tool found (GOROOT %q, PATH)", runtime.GOROOT())
 	}
-	cmd := exec.Command(goCmd, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+	cmd := exec.Command(goCmd, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w "+ldflags, "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
