@@ -1,0 +1,472 @@
+package wazerohost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kalamgo/kalam"
+	"github.com/kalamgo/kalam/auth"
+	"github.com/kalamgo/kalam/fsm"
+	"github.com/kalamgo/kalam/kalamtest"
+	"github.com/kalamgo/kalam/kalamtest/faultproxy"
+	"github.com/kalamgo/kalam/transport/wire"
+)
+
+// The native client's end-to-end flows, with the engine in wazero: login,
+// live changes, refresh while live, drop and resume, drain and close,
+// against kalamtest on loopback.
+
+const alicePassword = "Alice-Secret-Pass-1"
+
+type env struct {
+	t       *testing.T
+	srv     *kalamtest.Server
+	proxy   *faultproxy.Proxy
+	url     string
+	mu      sync.Mutex
+	engines []*Engine // every engine the clients built, to check release
+}
+
+func newEnv(t *testing.T, cfg kalamtest.Config, withProxy bool) *env {
+	t.Helper()
+	cfg.Users = append(cfg.Users, kalamtest.User{Name: "alice", Password: alicePassword, Role: "user"})
+	srv := kalamtest.NewServer(t, cfg)
+	e := &env{t: t, srv: srv, url: srv.URL}
+	e.root("CREATE NAMESPACE app")
+	e.root("CREATE USER TABLE app.orders (id BIGINT PRIMARY KEY, status TEXT, note TEXT)")
+	if withProxy {
+		p, err := faultproxy.New(srv.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		e.proxy, e.url = p, "http://"+p.Addr()
+	}
+	return e
+}
+
+func (e *env) root(sql string) {
+	e.t.Helper()
+	if _, err := e.srv.Exec(context.Background(), "root", sql); err != nil {
+		e.t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func (e *env) write(sql string, params ...any) {
+	e.t.Helper()
+	if _, err := e.srv.Exec(context.Background(), "alice", sql, params...); err != nil {
+		e.t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// client builds a client for alice whose engine runs in wazero.
+func (e *env) client(mod func(*kalam.Config)) *kalam.Client {
+	e.t.Helper()
+	h := sharedHost(e.t)
+	cfg := kalam.Config{
+		URL: e.url, Auth: auth.Basic("alice", alicePassword), Namespace: "app",
+		BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
+		PingInterval: 500 * time.Millisecond, PongTimeout: time.Second, Seed: 1,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	factory := h.Factory(context.Background())
+	cfg.Engine = func(fc fsm.Config) (fsm.Stepper, error) {
+		st, err := factory(fc)
+		if err == nil {
+			e.mu.Lock()
+			e.engines = append(e.engines, st.(*Engine))
+			e.mu.Unlock()
+		}
+		return st, err
+	}
+	c, err := kalam.New(cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// collector reads a subscription's events on its own goroutine.
+type collector struct {
+	mu     sync.Mutex
+	events []kalam.Event
+	err    error
+	done   chan struct{}
+	notify chan struct{}
+}
+
+func collect(ctx context.Context, sub *kalam.Subscription) *collector {
+	c := &collector{done: make(chan struct{}), notify: make(chan struct{}, 1)}
+	go func() {
+		defer close(c.done)
+		for ev, err := range sub.Events(ctx) {
+			c.mu.Lock()
+			if err != nil {
+				c.err = err
+			} else {
+				c.events = append(c.events, ev)
+			}
+			c.mu.Unlock()
+			select {
+			case c.notify <- struct{}{}:
+			default:
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return c
+}
+
+func (c *collector) snapshot() []kalam.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]kalam.Event(nil), c.events...)
+}
+
+func (c *collector) waitFor(t *testing.T, ctx context.Context, what string, cond func([]kalam.Event) bool) []kalam.Event {
+	t.Helper()
+	for {
+		if evs := c.snapshot(); cond(evs) {
+			return evs
+		}
+		select {
+		case <-c.notify:
+		case <-c.done:
+			if evs := c.snapshot(); cond(evs) {
+				return evs
+			}
+			t.Fatalf("subscription ended (%v) before %s; got %v", c.err, what, ids(c.snapshot()))
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s; got %v", what, ids(c.snapshot()))
+		}
+	}
+}
+
+func ids(evs []kalam.Event) []string {
+	var out []string
+	for _, ev := range evs {
+		rows := ev.Rows
+		if ev.Kind == kalam.EventDelete {
+			rows = ev.Old
+		}
+		if ev.Kind == kalam.EventSnapshot || ev.Kind == kalam.EventInsert || ev.Kind == kalam.EventUpdate || ev.Kind == kalam.EventDelete {
+			for _, r := range rows {
+				out = append(out, r.Get("id").String())
+			}
+		}
+	}
+	return out
+}
+
+func hasIDs(want ...string) func([]kalam.Event) bool {
+	return func(evs []kalam.Event) bool {
+		got := map[string]bool{}
+		for _, id := range ids(evs) {
+			got[id] = true
+		}
+		for _, w := range want {
+			if !got[w] {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func exactlyOnceInOrder(t *testing.T, evs []kalam.Event, want ...string) {
+	t.Helper()
+	count := map[string]int{}
+	for _, id := range ids(evs) {
+		count[id]++
+	}
+	for _, w := range want {
+		if count[w] != 1 {
+			t.Fatalf("row %s delivered %d times: %v", w, count[w], ids(evs))
+		}
+	}
+	var last wire.SeqID
+	for _, ev := range evs {
+		rows := ev.Rows
+		if ev.Kind == kalam.EventDelete {
+			rows = ev.Old
+		}
+		for _, r := range rows {
+			if seq, ok := r.Seq(); ok {
+				if seq <= last {
+					t.Fatalf("_seq %d after %d", seq, last)
+				}
+				last = seq
+			}
+		}
+	}
+}
+
+// states records transitions.
+type states struct {
+	mu  sync.Mutex
+	all []kalam.Transition
+	ch  chan kalam.Transition
+}
+
+func newStates() *states { return &states{ch: make(chan kalam.Transition, 1024)} }
+
+func (s *states) record(tr kalam.Transition) {
+	s.mu.Lock()
+	s.all = append(s.all, tr)
+	s.mu.Unlock()
+	select {
+	case s.ch <- tr:
+	default:
+	}
+}
+
+func (s *states) waitFor(t *testing.T, ctx context.Context, want kalam.State) {
+	t.Helper()
+	for {
+		select {
+		case tr := <-s.ch:
+			if tr.To == want {
+				return
+			}
+		case <-ctx.Done():
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			t.Fatalf("state %v never reached; transitions: %v", want, s.all)
+		}
+	}
+}
+
+func TestE2ELoginQueryAndTypedErrors(t *testing.T) {
+	e := newEnv(t, kalamtest.Config{}, false)
+	c := e.client(nil)
+	ctx := ctxT(t, 15*time.Second)
+	big := int64(309840000500000123) // above 2^53: the parameter crosses the ABI as JSON text
+	if _, err := c.Query(ctx, "INSERT INTO orders (id, status, note) VALUES ($1, $2, $3)", big, "open", "x"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Query(ctx, "SELECT id, status FROM orders WHERE status = $1", "open")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := res.Rows(); len(rows) != 1 {
+		t.Fatalf("rows = %d", len(rows))
+	} else if id, err := rows[0].Get("id").Int64(); err != nil || id != big {
+		t.Fatalf("id = %d, %v", id, err)
+	}
+	if cols := res.Statements[0].Columns; len(cols) != 2 || cols[0].Type != "BigInt" || !cols[0].PrimaryKey {
+		t.Fatalf("columns = %+v", cols)
+	}
+	_, err = c.Query(ctx, "SELECT * FROM app.nope")
+	var qe *kalam.QueryError
+	if !errors.As(err, &qe) || qe.Status != 400 || qe.Code != wire.CodeSQLExecutionError {
+		t.Fatalf("error = %v", err)
+	}
+	if st := c.State(); st != kalam.StateAuthed {
+		t.Fatalf("state = %v, want Authed", st)
+	}
+	// A refusal crosses as *TransitionError naming its guard.
+	if err := c.SetNamespace(""); err == nil {
+		t.Fatal("empty namespace accepted")
+	}
+	c2 := e.client(func(cfg *kalam.Config) { cfg.Namespace = "" })
+	_, err = c2.Live(ctx, "SELECT * FROM app.orders", kalam.LiveOptions{})
+	var te *kalam.TransitionError
+	if !errors.Is(err, kalam.ErrNoNamespace) || !errors.As(err, &te) || te.Guard != "hasNamespace" {
+		t.Fatalf("Live without namespace = %v", err)
+	}
+}
+
+func TestE2ELiveInsertUpdateDelete(t *testing.T) {
+	e := newEnv(t, kalamtest.Config{}, false)
+	e.write("INSERT INTO app.orders (id, status) VALUES (1, 'open'), (2, 'open')")
+	st := newStates()
+	c := e.client(func(cfg *kalam.Config) { cfg.OnStateChange = st.record })
+	ctx := ctxT(t, 15*time.Second)
+	sub, err := c.Live(ctx, "SELECT * FROM orders WHERE status = 'open'", kalam.LiveOptions{BatchSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := collect(ctx, sub)
+	col.waitFor(t, ctx, "the snapshot", func(evs []kalam.Event) bool {
+		return len(evs) > 0 && evs[len(evs)-1].Kind == kalam.EventSnapshot && evs[len(evs)-1].Last
+	})
+	e.write("INSERT INTO app.orders (id, status) VALUES (3, 'open')")
+	e.write("UPDATE app.orders SET note = 'rush' WHERE id = 1")
+	e.write("DELETE FROM app.orders WHERE id = 2")
+	evs := col.waitFor(t, ctx, "insert, update, delete", func(evs []kalam.Event) bool {
+		return len(ids(evs)) >= 5
+	})
+	if got := strings.Join(ids(evs), ","); got != "1,2,3,1,2" {
+		t.Fatalf("ids = %s", got)
+	}
+	if evs[0].Kind != kalam.EventSubscribed || len(evs[0].Columns) == 0 {
+		t.Fatalf("first event = %+v", evs[0])
+	}
+	for _, ev := range evs {
+		if ev.Kind == kalam.EventUpdate && ev.Rows[0].Get("note").String() != "rush" {
+			t.Fatalf("update = %+v", ev.Rows[0])
+		}
+	}
+	st.mu.Lock()
+	var path []string
+	for _, tr := range st.all {
+		path = append(path, tr.To.String())
+	}
+	st.mu.Unlock()
+	if got := strings.Join(path, ">"); !strings.HasPrefix(got, "Authed>Connecting>Connected>Live") {
+		t.Fatalf("transitions = %s", got)
+	}
+	if subs := c.Subscriptions(); len(subs) != 1 || subs[0].ID != sub.ID() {
+		t.Fatalf("subscriptions = %+v", subs)
+	}
+}
+
+func TestE2ERefreshWhileLive(t *testing.T) {
+	e := newEnv(t, kalamtest.Config{AccessTokenTTL: 2 * time.Second, Leeway: -1}, false)
+	var calls atomic.Int32
+	provider := auth.Dynamic(func(ctx context.Context, req auth.Request) (auth.Credentials, error) {
+		calls.Add(1)
+		access, refresh, err := e.srv.IssueTokens("alice")
+		if err != nil {
+			return auth.Credentials{}, err
+		}
+		return auth.FromTokens(access, refresh)
+	})
+	c := e.client(func(cfg *kalam.Config) { cfg.Auth = provider; cfg.RefreshMargin = 500 * time.Millisecond })
+	ctx := ctxT(t, 30*time.Second)
+	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := collect(ctx, sub)
+	col.waitFor(t, ctx, "the snapshot", func(evs []kalam.Event) bool { return len(evs) >= 2 })
+	var want []string
+	for i := range 20 {
+		want = append(want, fmt.Sprint(100+i))
+		e.write("INSERT INTO app.orders (id, status) VALUES ($1, 'open')", 100+i)
+		if _, err := c.Query(ctx, "SELECT COUNT(*) AS n FROM orders"); err != nil {
+			t.Fatalf("query at row %d: %v", i, err)
+		}
+		time.Sleep(250 * time.Millisecond) // workload pacing across token lifetimes, not an assertion
+	}
+	evs := col.waitFor(t, ctx, "every row", hasIDs(want...))
+	exactlyOnceInOrder(t, evs, want...)
+	if n := calls.Load(); n < 3 {
+		t.Fatalf("provider called %d times over 5 s of 2 s tokens", n)
+	}
+}
+
+func TestE2EDropAndResume(t *testing.T) {
+	e := newEnv(t, kalamtest.Config{}, true)
+	st := newStates()
+	c := e.client(func(cfg *kalam.Config) { cfg.OnStateChange = st.record })
+	ctx := ctxT(t, 20*time.Second)
+	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := collect(ctx, sub)
+	st.waitFor(t, ctx, kalam.StateLive)
+	e.write("INSERT INTO app.orders (id, status) VALUES (1, 'open')")
+	col.waitFor(t, ctx, "row 1", hasIDs("1"))
+
+	e.proxy.Down()
+	st.waitFor(t, ctx, kalam.StateBackoff)
+	e.write("INSERT INTO app.orders (id, status) VALUES (2, 'open')") // during the outage
+	e.proxy.Up()
+	st.waitFor(t, ctx, kalam.StateLive)
+	e.write("INSERT INTO app.orders (id, status) VALUES (3, 'open')")
+	evs := col.waitFor(t, ctx, "rows 2 and 3 after the resume", hasIDs("1", "2", "3"))
+	exactlyOnceInOrder(t, evs, "1", "2", "3")
+	resumed := false
+	for _, ev := range evs {
+		resumed = resumed || ev.Kind == kalam.EventResumed
+	}
+	if !resumed {
+		t.Fatalf("no resumed event: %v", evs)
+	}
+}
+
+func TestE2EDrainFinishesTheLoad(t *testing.T) {
+	e := newEnv(t, kalamtest.Config{}, true)
+	for i := range 10 {
+		e.write("INSERT INTO app.orders (id, status) VALUES ($1, 'open'), ($2, 'open'), ($3, 'open'), ($4, 'open'), ($5, 'open')", i*5+1, i*5+2, i*5+3, i*5+4, i*5+5)
+	}
+	c := e.client(nil)
+	ctx := ctxT(t, 20*time.Second)
+	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{BatchSize: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := collect(ctx, sub)
+	col.waitFor(t, ctx, "the first batch", func(evs []kalam.Event) bool { return len(ids(evs)) > 0 })
+	e.proxy.SetLatency(20 * time.Millisecond)
+	out, err := c.Drain(ctxT(t, 10*time.Second))
+	if err != nil || out.LoadsCompleted != 1 || out.TimedOut {
+		t.Fatalf("drain = %+v, %v", out, err)
+	}
+	<-col.done
+	if !errors.Is(col.err, kalam.ErrDraining) {
+		t.Fatalf("subscription ended with %v", col.err)
+	}
+	if n := len(ids(col.snapshot())); n != 50 {
+		t.Fatalf("the drained load delivered %d of 50 rows", n)
+	}
+	if c.State() != kalam.StateClosed {
+		t.Fatalf("state = %v", c.State())
+	}
+	e.checkReleased()
+}
+
+func TestE2ECloseReleasesTheInstance(t *testing.T) {
+	e := newEnv(t, kalamtest.Config{}, false)
+	c := e.client(nil)
+	ctx := ctxT(t, 15*time.Second)
+	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := collect(ctx, sub)
+	col.waitFor(t, ctx, "the subscription", func(evs []kalam.Event) bool { return len(evs) > 0 })
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-col.done
+	if !errors.Is(col.err, kalam.ErrClosed) {
+		t.Fatalf("subscription ended with %v", col.err)
+	}
+	if _, err := c.Query(ctx, "SELECT 1"); !errors.Is(err, kalam.ErrClosed) {
+		t.Fatalf("query after close = %v", err)
+	}
+	e.checkReleased()
+}
+
+// checkReleased requires every engine the clients built to have released
+// its instance once closed.
+func (e *env) checkReleased() {
+	e.t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, eng := range e.engines {
+		if eng.State() != fsm.StateClosed || eng.mod != nil {
+			e.t.Fatalf("engine in %v still holds its instance", eng.State())
+		}
+	}
+}
