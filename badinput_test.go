@@ -54,6 +54,8 @@ type scripted struct {
 	afterSubscribe func(n int, sub string, send func(websocket.MessageType, []byte) error)
 	// sql answers POST /v1/api/sql; nil means 404.
 	sql http.HandlerFunc
+	// tls serves HTTPS with httptest's self-signed certificate.
+	tls bool
 }
 
 func newScripted(t *testing.T, s *scripted) *scripted {
@@ -67,7 +69,11 @@ func newScripted(t *testing.T, s *scripted) *scripted {
 		}
 		s.sql(w, r)
 	})
-	s.srv = httptest.NewServer(mux)
+	if s.tls {
+		s.srv = httptest.NewTLSServer(mux)
+	} else {
+		s.srv = httptest.NewServer(mux)
+	}
 	t.Cleanup(s.srv.Close)
 	return s
 }
