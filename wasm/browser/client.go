@@ -69,7 +69,7 @@ func create(_ js.Value, args []js.Value) any {
 type handle struct {
 	c     *kalam.Client
 	m     *methods
-	ctx   context.Context // ends when the client closes
+	ctx   context.Context // ends when the client closes; the handle's goroutines watch it
 	stop  context.CancelFunc
 	life  *lifecycle
 	hooks js.Value
@@ -92,6 +92,7 @@ func newHandle(cfg jsConfig, hooks js.Value) (*handle, error) {
 		EventBuffer:        cfg.EventBuffer,
 		DisableCompression: cfg.DisableCompression,
 		Seed:               cfg.Seed,
+		Engine:             newKeepaliveEngine,
 	}
 	if cfg.Debug {
 		kc.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -215,16 +216,20 @@ func str(v js.Value, names ...string) string {
 	return ""
 }
 
+// bg is the context of calls: they end with ErrClosed when the client
+// closes, so they need no context of their own.
+var bg = context.Background()
+
 // bind exposes the client's methods.
 func (h *handle) bind() {
 	m := h.m
 	m.set("state", func([]js.Value) any { return h.c.State().String() })
 	m.set("describe", func([]js.Value) any { return h.c.String() })
 	m.set("connect", func([]js.Value) any {
-		return promise(func() (any, error) { return nil, h.c.Connect(h.ctx) })
+		return promise(func() (any, error) { return nil, h.c.Connect(bg) })
 	})
 	m.set("disconnect", func([]js.Value) any {
-		return promise(func() (any, error) { return nil, h.c.Disconnect(h.ctx) })
+		return promise(func() (any, error) { return nil, h.c.Disconnect(bg) })
 	})
 	// query(sql, paramsJSON?, namespace?) resolves to the result as JSON.
 	m.set("query", func(args []js.Value) any {
@@ -245,9 +250,9 @@ func (h *handle) bind() {
 			var res *kalam.Result
 			var err error
 			if inNS {
-				res, err = h.c.QueryIn(h.ctx, ns, sql, params...)
+				res, err = h.c.QueryIn(bg, ns, sql, params...)
 			} else {
-				res, err = h.c.Query(h.ctx, sql, params...)
+				res, err = h.c.Query(bg, sql, params...)
 			}
 			if err != nil {
 				return nil, err
@@ -263,7 +268,7 @@ func (h *handle) bind() {
 			return rejected(err)
 		}
 		return promise(func() (any, error) {
-			sub, err := h.c.Live(h.ctx, sql, opts)
+			sub, err := h.c.Live(bg, sql, opts)
 			if err != nil {
 				return nil, err
 			}
@@ -279,7 +284,7 @@ func (h *handle) bind() {
 		}
 		onChange := arg(args, 2)
 		return promise(func() (any, error) {
-			v, err := h.c.LiveRows(h.ctx, sql, opts)
+			v, err := h.c.LiveRows(bg, sql, opts)
 			if err != nil {
 				return nil, err
 			}
@@ -313,7 +318,7 @@ func (h *handle) bind() {
 		})
 	})
 	m.set("freshAuth", func([]js.Value) any {
-		return promise(func() (any, error) { return nil, h.c.FreshAuth(h.ctx) })
+		return promise(func() (any, error) { return nil, h.c.FreshAuth(bg) })
 	})
 	m.set("networkChanged", func(args []js.Value) any {
 		online := arg(args, 0).Truthy()
