@@ -5,10 +5,12 @@ go 1.26.0
 replace github.com/kalamgo/kalam => ../
 
 require (
+	github.com/andybalholm/brotli v1.3.0
 	github.com/chromedp/cdproto v0.160.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/coder/websocket v1.8.15
 	github.com/kalamgo/kalam v0.0.0-00010101000000-000000000000
+	github.com/tetratelabs/wazero v1.12.0
 )
 
 require (

@@ -47,7 +47,7 @@ type Driver struct {
 	// Configure adjusts every subscriber client's Config after the
 	// scenario's own settings (the wazero driver sets Config.Engine). Nil
 	// keeps the native engine.
-	Configure func(*kalam.Config)
+	Configure func(tb testing.TB, cfg *kalam.Config)
 	// CoreOnly limits the driver to the scenarios marked core.
 	CoreOnly bool
 }
@@ -270,7 +270,7 @@ func (w *world) client(mod func(*kalam.Config)) (*kalam.Client, *counters) {
 		}
 	}
 	if w.drv.Configure != nil {
-		w.drv.Configure(&cfg)
+		w.drv.Configure(w.t, &cfg)
 	}
 	c, err := kalam.New(cfg)
 	if err != nil {
