@@ -142,6 +142,8 @@ func (e *Engine) subscribe(in Subscribe) error {
 		return &TransitionError{From: e.state, Trigger: TriggerSubscribe, Guard: GuardHasNamespace.String()}
 	case !e.credentialsObtainable() && !in.Wait:
 		return &TransitionError{From: e.state, Trigger: TriggerSubscribe, Guard: GuardHasValidToken.String()}
+	case e.credErr != nil && !e.credUsable() && !in.Wait:
+		return errors.Join(&TransitionError{From: e.state, Trigger: TriggerSubscribe, Guard: GuardHasValidToken.String()}, e.credErr)
 	}
 	e.started = true
 	e.hold = false
@@ -176,6 +178,8 @@ func (e *Engine) query(in Query) error {
 	case e.credUsable():
 		e.queries[q.id] = q
 		e.sendQuery(q)
+	case e.credErr != nil:
+		return errors.Join(ErrNoCredentials, e.credErr)
 	case e.credentialsObtainable():
 		e.started = true
 		e.queries[q.id] = q

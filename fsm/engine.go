@@ -100,9 +100,13 @@ type Engine struct {
 	resolving      bool
 	resolveReq     uint64
 	resolveBlocked bool // a non-retryable failure: wait for SetCredentials/FreshAuth
-	resolveTries   int
-	rejections     int // consecutive auth refusals; reset by auth_success
-	dialAfterAuth  bool
+	// credErr is why the last resolution brought nothing usable while no
+	// valid token was held; new work fails fast with it until credentials
+	// arrive, instead of waiting on a provider that keeps failing.
+	credErr       error
+	resolveTries  int
+	rejections    int // consecutive auth refusals; reset by auth_success
+	dialAfterAuth bool
 
 	namespace string
 
@@ -423,6 +427,7 @@ func (e *Engine) resolve(reason auth.Reason) {
 func (e *Engine) install(c auth.Credentials) {
 	e.cred = c
 	e.hasCred = true
+	e.credErr = nil
 	e.credRejected = false
 	e.resolveBlocked = false
 	e.resolveTries = 0
@@ -506,14 +511,16 @@ func (e *Engine) credentialsUnavailable(err error, retryable bool) {
 	e.loseCredentials(err)
 }
 
-// loseCredentials moves to Unauthed and fails work that cannot wait.
+// loseCredentials moves to Unauthed and fails the queries waiting for
+// credentials: a request/response call should learn why at once rather than
+// wait out its deadline while the provider is retried in the background.
+// Subscriptions stay parked; they resume when credentials arrive.
 func (e *Engine) loseCredentials(cause error) {
+	e.credErr = cause
 	if e.state.In(StateAuthed) || e.state.In(StateConnected) {
 		_ = e.fire(TriggerCredentialsLost)
 	}
-	if e.resolveBlocked || !e.cfg.HasProvider {
-		e.failParked(errors.Join(ErrNoCredentials, cause))
-	}
+	e.failParked(errors.Join(ErrNoCredentials, cause))
 }
 
 // internal runs the action of an internal transition.
@@ -836,7 +843,7 @@ func (e *Engine) onSubMessage(s *sub, m *wire.ServerMessage) error {
 			ev.Kind, primary = EventDelete, m.OldValues
 		}
 		if len(primary) == 1 { // what KalamDB sends: one row per change
-			seq, ok, err := wire.RowSeq(primary[0])
+			seq, ok, err := rowSeq(primary[0])
 			if err != nil {
 				return err
 			}
@@ -853,6 +860,16 @@ func (e *Engine) onSubMessage(s *sub, m *wire.ServerMessage) error {
 		return e.multiRowChange(s, ev, m)
 	}
 	return nil
+}
+
+// rowSeq reads a row's _seq. KalamDB's Snowflake ids are positive: zero or
+// a negative value is bad server input, not a position.
+func rowSeq(r wire.Row) (wire.SeqID, bool, error) {
+	seq, ok, err := wire.RowSeq(r)
+	if err == nil && ok && seq <= 0 {
+		return 0, false, &wire.DecodeError{Reason: "_seq must be positive, got " + seq.String()}
+	}
+	return seq, ok, err
 }
 
 // multiRowChange splits a change carrying several rows into one event per
@@ -875,7 +892,7 @@ func (e *Engine) multiRowChange(s *sub, ev Event, m *wire.ServerMessage) error {
 		if len(row) == 0 {
 			continue
 		}
-		seq, ok, err := wire.RowSeq(row[0])
+		seq, ok, err := rowSeq(row[0])
 		if err != nil {
 			return err
 		}
@@ -897,7 +914,7 @@ func (e *Engine) filterRows(s *sub, rows []wire.Row) ([]wire.Row, error) {
 	out := rows
 	copied := false
 	for i, r := range rows {
-		seq, ok, err := wire.RowSeq(r)
+		seq, ok, err := rowSeq(r)
 		if err != nil {
 			return nil, err
 		}
