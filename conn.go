@@ -3,6 +3,7 @@ package kalam
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/coder/websocket"
 
@@ -148,6 +149,11 @@ func closeInfo(err error) (int, string) {
 	var ce websocket.CloseError
 	if errors.As(err, &ce) {
 		return int(ce.Code), ce.Reason
+	}
+	if strings.Contains(err.Error(), "read limited at") {
+		// coder/websocket refused a frame over the read limit and closed the
+		// socket with 1009; it reports that as a plain error, not a close.
+		return int(websocket.StatusMessageTooBig), "frame too large"
 	}
 	return wire.CloseAbnormal, ""
 }

@@ -3,6 +3,7 @@ package kalam
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"strconv"
 	"sync/atomic"
@@ -49,10 +50,11 @@ type Event struct {
 // LiveOptions tune a live query. The zero value asks for the initial
 // snapshot in the server's default batch size.
 type LiveOptions struct {
-	// BatchSize is the number of rows per snapshot batch. Zero means the
-	// server's default (1000).
+	// BatchSize is the number of rows per snapshot batch, at most
+	// MaxBatchSize. Zero means the server's default (DefaultBatchSize).
 	BatchSize int `json:"batchSize,omitempty"`
-	// LastRows limits the snapshot to the newest N rows (N ≤ BatchSize).
+	// LastRows limits the snapshot to the newest N rows. N must not exceed
+	// the batch size (BatchSize, or DefaultBatchSize when that is zero).
 	LastRows int `json:"lastRows,omitempty"`
 	// From starts after this _seq: only newer rows are sent (resume).
 	From *wire.SeqID `json:"from,omitempty"`
@@ -66,6 +68,14 @@ type LiveOptions struct {
 	ID string `json:"id,omitempty"`
 }
 
+// DefaultBatchSize is the server's snapshot batch size when
+// LiveOptions.BatchSize is zero (KalamDB's MAX_ROWS_PER_BATCH).
+const DefaultBatchSize = 1000
+
+// MaxBatchSize bounds LiveOptions.BatchSize: one batch is one frame, held
+// whole in memory on both ends.
+const MaxBatchSize = 100_000
+
 func (o LiveOptions) wire() (*wire.SubscriptionOptions, error) {
 	if o.NoSnapshot {
 		if o.BatchSize != 0 || o.LastRows != 0 || o.From != nil {
@@ -75,6 +85,17 @@ func (o LiveOptions) wire() (*wire.SubscriptionOptions, error) {
 	}
 	if o.BatchSize < 0 || o.LastRows < 0 {
 		return nil, &ConfigError{Field: "LiveOptions", Reason: "BatchSize and LastRows must not be negative"}
+	}
+	if o.BatchSize > MaxBatchSize {
+		return nil, &ConfigError{Field: "LiveOptions.BatchSize", Reason: fmt.Sprintf("at most %d rows per batch", MaxBatchSize)}
+	}
+	batch := o.BatchSize
+	if batch == 0 {
+		batch = DefaultBatchSize
+	}
+	if o.LastRows > batch {
+		// KalamDB refuses it (UNSUPPORTED): say so before anything is sent.
+		return nil, &ConfigError{Field: "LiveOptions.LastRows", Reason: fmt.Sprintf("%d exceeds the batch size %d", o.LastRows, batch)}
 	}
 	w := &wire.SubscriptionOptions{From: o.From}
 	if o.BatchSize > 0 {
