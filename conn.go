@@ -109,7 +109,13 @@ func (c *Client) ping(epoch uint64) {
 	}
 	ws := cn.ws
 	if !pingFrames {
+		// A browser cannot send Ping frames and KalamDB does not answer
+		// {"type":"ping"}: the message keeps the server's idle timer at bay,
+		// and handing it to the socket counts as the answer. A lost socket
+		// still shows as the browser's close event; a half-open one is
+		// caught only when the browser itself notices.
 		c.send(epoch, []byte(`{"type":"ping"}`))
+		c.goIO(func() { c.post(fsm.PongReceived{Epoch: epoch}) }) // never post from the loop itself
 		return
 	}
 	c.goIO(func() {
