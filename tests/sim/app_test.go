@@ -370,4 +370,21 @@ func (a *app) heal() {
 	for _, id := range a.order {
 		a.subs[id].slow = false
 	}
+	// An application that watches the state: credentials lost (a provider
+	// answer decided during the faults may still fail) are asked for again.
+	var watch func()
+	watch = func() {
+		if s.isClosed || s.drainAsked {
+			return
+		}
+		if s.eng.State() == fsm.StateUnauthed {
+			if s.k.hasProvider {
+				a.command(fsm.FreshAuth{})
+			} else {
+				a.pushToken()
+			}
+		}
+		s.after(5*time.Second, watch)
+	}
+	s.after(5*time.Second, watch)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -15,7 +16,7 @@ import (
 
 var (
 	flagSeed   = flag.Int64("seed", -1, "run only this seed (replays a failure exactly)")
-	flagSeeds  = flag.Int("seeds", 1000, "number of seeds TestSim runs")
+	flagSeeds  = flag.Int("seeds", 0, "number of seeds TestSim runs (default 1000, 200 under -race, 100 with -short)")
 	flagFirst  = flag.Uint64("first", 1, "first seed of the range TestSim runs")
 	flagTrace  = flag.Bool("trace", false, "print the whole trace of a -seed run")
 	flagStrict = flag.Bool("strict", false, "fail seeds on findings (wasteful engine behaviour), not only on broken invariants")
@@ -24,6 +25,7 @@ var (
 // TestMain fails the run when a test leaves goroutines behind.
 func TestMain(m *testing.M) {
 	flag.Parse()
+	debug.SetGCPercent(400) // the simulation allocates a lot of short-lived text
 	code := m.Run()
 	if code == 0 {
 		deadline := time.Now().Add(5 * time.Second)
@@ -63,7 +65,17 @@ func TestSim(t *testing.T) {
 	if *flagSeed >= 0 {
 		seeds = []uint64{uint64(*flagSeed)}
 	} else {
-		for i := range *flagSeeds {
+		n := *flagSeeds
+		switch {
+		case n > 0:
+		case testing.Short():
+			n = 100
+		case raceEnabled:
+			n = 200
+		default:
+			n = 1000
+		}
+		for i := range n {
 			seeds = append(seeds, *flagFirst+uint64(i))
 		}
 	}
@@ -143,9 +155,11 @@ func TestSim(t *testing.T) {
 	t.Errorf("%d of %d seeds failed (%s)\nseed %d: %v\nreplay: go test ./sim -run TestSim -seed=%d -v\nlast steps:\n%s",
 		len(failures), len(seeds), strings.Join(seedList, " "), first.seed, first.err, first.seed, strings.Join(first.ring, "\n"))
 	if *flagTrace && *flagSeed >= 0 {
+		var lines []string
 		s := newSim(first.seed)
-		s.ring = nil
+		s.full = &lines
 		_ = s.run()
+		t.Logf("whole trace of seed %d:\n%s", first.seed, strings.Join(lines, "\n"))
 	}
 }
 

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"container/heap"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -104,6 +105,7 @@ type Sim struct {
 	steps int
 	hash  hash.Hash64
 	ring  []string
+	full  *[]string // every line, when the whole trace is asked for
 	err   error
 }
 
@@ -196,6 +198,9 @@ func (s *Sim) logf(format string, args ...any) {
 	line := fmt.Sprintf("t=%v "+format, append([]any{s.now}, args...)...)
 	s.hash.Write([]byte(line))
 	s.hash.Write([]byte{'\n'})
+	if s.full != nil {
+		*s.full = append(*s.full, line)
+	}
 	if len(s.ring) >= 60 {
 		copy(s.ring, s.ring[1:])
 		s.ring = s.ring[:len(s.ring)-1]
@@ -468,6 +473,9 @@ func describeInput(in fsm.Input) string {
 		return fmt.Sprintf("CredentialsResolved{%d %v}", in.Req, in.Credentials)
 	case fsm.SetCredentials:
 		return fmt.Sprintf("SetCredentials{%v}", in.Credentials)
+	case fsm.Subscribe:
+		opts, _ := json.Marshal(in.Options)
+		return fmt.Sprintf("Subscribe{%s %q %s wait=%t}", in.ID, in.SQL, opts, in.Wait)
 	}
 	return fmt.Sprintf("%T%+v", in, in)
 }
@@ -493,6 +501,8 @@ func describeEffects(effs []fsm.Effect) string {
 			fmt.Fprintf(&b, "Deliver{%s %v seq %d rows %d old %d}", e.Sub, e.Event.Kind, e.Event.Seq, len(e.Event.Rows), len(e.Event.OldValues))
 		case fsm.HTTPQuery:
 			fmt.Fprintf(&b, "HTTPQuery{%d %q}", e.ID, e.Request.SQL)
+		case fsm.QueryDone:
+			fmt.Fprintf(&b, "QueryDone{%d ok=%t err=%v}", e.ID, e.Response != nil, e.Err)
 		default:
 			fmt.Fprintf(&b, "%T%+v", e, e)
 		}
