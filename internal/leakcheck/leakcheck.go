@@ -64,9 +64,10 @@ func Wait(before map[string]bool, d time.Duration) string {
 	}
 }
 
-// benign reports the test framework's own goroutines.
+// benign reports the test framework's own goroutines, and the js/wasm
+// runtime's, which waits in runtime.handleEvent for JavaScript callbacks.
 func benign(stack string) bool {
-	for _, s := range []string{"testing.(*M).", "testing.tRunner", "runtime.goexit0", "os/signal.", "leakcheck.stacks"} {
+	for _, s := range []string{"testing.(*M).", "testing.tRunner", "runtime.goexit0", "os/signal.", "leakcheck.stacks", "runtime.handleEvent"} {
 		if strings.Contains(stack, s) {
 			return true
 		}
