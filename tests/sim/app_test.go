@@ -42,6 +42,7 @@ type appSub struct {
 	table string
 	grp   string
 	opts  *wire.SubscriptionOptions
+	floor int64 // options.from: nothing at or below it is ever delivered
 	cap   int
 	slow  bool
 
@@ -186,17 +187,31 @@ func (a *app) subscribe() {
 	id := "s" + strconv.Itoa(a.nextSub)
 	sql := liveSQL[s.rng.IntN(len(liveSQL))]
 	var opts *wire.SubscriptionOptions
-	switch s.rng.IntN(4) {
+	var floor int64
+	switch s.rng.IntN(5) {
 	case 0:
 	case 1:
 		opts = &wire.SubscriptionOptions{}
+	case 2:
+		// Resume from a checkpoint the application stored earlier.
+		floor = s.srv.seq - s.rng.Int64N(200)
+		from := wire.SeqID(floor)
+		opts = &wire.SubscriptionOptions{From: &from}
+		if s.rng.IntN(2) == 0 {
+			bs := 1 + s.rng.IntN(4)
+			opts.BatchSize = &bs
+		}
 	default:
 		bs := 1 + s.rng.IntN(4)
 		opts = &wire.SubscriptionOptions{BatchSize: &bs}
 	}
 	wait := s.rng.IntN(2) == 0
-	sub := &appSub{id: id, sql: sql, opts: opts, cap: 2 + s.rng.IntN(14), slow: s.rng.IntN(3) == 0, view: map[int64]viewRow{}}
-	// The table and filter as the engine will qualify them on first send.
+	sub := &appSub{id: id, sql: sql, opts: opts, floor: floor, cap: 2 + s.rng.IntN(14), slow: s.rng.IntN(3) == 0, view: map[int64]viewRow{}}
+	if floor != 0 {
+		// Rows at or below the caller's starting point are not expected, nor
+		// their deletes.
+		sub.windows = append(sub.windows, window{hi: floor, broken: true})
+	}
 	a.subs[id] = sub
 	a.order = append(a.order, id)
 	if err := a.command(fsm.Subscribe{ID: id, SQL: sql, Options: opts, Wait: wait}); err != nil {

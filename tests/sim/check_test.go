@@ -231,7 +231,7 @@ func (c *checker) registration(s *Sim, sub *appSub, ev fsm.Event) {
 			sub.firstEnd = reg.regSeq
 			sub.windows = append(sub.windows, window{hi: reg.regSeq, broken: true})
 		} else {
-			sub.firstEnd = reg.snapEnd
+			sub.firstEnd = max(reg.snapEnd, sub.floor)
 		}
 	case fsm.EventResumed:
 		sub.interrupted = true
@@ -262,6 +262,9 @@ func (c *checker) delivery(s *Sim, sub *appSub, ev fsm.Event) bool {
 		rows = ev.OldValues
 	}
 	checkpoint, has := sub.lastQueued, sub.hasQueued
+	if sub.floor != 0 && (!has || int64(checkpoint) < sub.floor) {
+		checkpoint, has = wire.SeqID(sub.floor), true
+	}
 	if ev.Kind == fsm.EventResumed && ev.Continuity == fsm.ContinuityNoDeletes {
 		c.count("above_checkpoint")
 		if has && ev.From != checkpoint {
