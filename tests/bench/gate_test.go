@@ -177,9 +177,9 @@ type frameCounter struct {
 	upgraded bool // the HTTP answer's blank line was passed
 	tail     uint32
 	hdr      [14]byte
-	hn   int    // header bytes collected
-	need int    // header length, known once two bytes are in
-	skip uint64 // payload bytes still to pass over
+	hn       int    // header bytes collected
+	need     int    // header length, known once two bytes are in
+	skip     uint64 // payload bytes still to pass over
 }
 
 func (f *frameCounter) feed(p []byte) (messages int) {

@@ -1,55 +1,36 @@
-// Command benchtable reads `go test -bench` output on stdin and prints the
-// project's performance table: each figure with its value, the reference
-// measured in the same run, their ratio, the target and a verdict.
+// Command benchtable reads `go test -bench` output and prints the project's
+// performance table: each figure with its value, the reference measured in
+// the same run, their ratio, the target and a verdict. With -doc and -svg it
+// also writes docs/PERFORMANCE.md (the table, the machine, the date) and a
+// plot of the scaling curves.
 //
-// Usage (what `make bench` does):
+// Usage (what `make bench` does through scripts/bench.sh):
 //
-//	go test -run '^$' -bench . -benchmem ./... | go run ./internal/cmd/benchtable
+//	go test -run '^$' -bench . -count 3 ./fsm … > out.txt
+//	go run ./internal/cmd/benchtable -in out.txt -doc docs/PERFORMANCE.md -svg docs/performance-scaling.svg
 //
-// It exits non-zero when a benchmark named by a figure is missing, so a
-// renamed benchmark cannot silently drop a row. Targets are reported, not
-// enforced: performance is read, not asserted.
+// When a benchmark ran several times (-count), a figure is the median of
+// its runs, shown with their min and max. A figure whose benchmark is
+// absent from the output is a row that says so ("not measured") and counts
+// as failing, so a missing package or a renamed benchmark cannot silently
+// drop a row. Targets are reported, not enforced: the exit status is zero
+// unless -strict is given.
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
-	"text/tabwriter"
 )
-
-// result is one benchmark line: its metrics by unit.
-type result map[string]float64
-
-// figure is one row of the table.
-type figure struct {
-	name   string
-	bench  string // benchmark name without the Benchmark prefix and -N suffix
-	unit   string // metric read from bench
-	ref    string // reference benchmark (same unit unless refUnit), or ""
-	refU   string
-	target float64 // 0: none
-	atMost bool    // target is an upper bound on the ratio (or on the value when ref == "")
-	invert bool    // ratio = ref/value (throughput figures read better that way)
-	note   string
-}
-
-var figures = []figure{
-	{name: "engine Step, one live change frame", bench: "StepChange", unit: "ns/op", ref: "DecodeChangeStruct", target: 1.5, atMost: true,
-		note: "ratio = Step ÷ encoding/json decoding the same frame into the same type"},
-	{name: "engine Step allocations per change", bench: "StepChange", unit: "allocs/op", ref: "DecodeChangeStruct"},
-	{name: "engine Step vs decode into map[string]any", bench: "StepChange", unit: "ns/op", ref: "DecodeChangeMap"},
-	{name: "lifecycle transition (stateless + guards + effects)", bench: "Transition", unit: "ns/transition", target: 1000, atMost: true,
-		note: "absolute: ns per transition"},
-}
 
 func main() {
 	in := flag.String("in", "-", "benchmark output to read (- for stdin)")
-	echo := flag.Bool("echo", true, "copy the raw benchmark output to stderr")
+	echo := flag.Bool("echo", false, "copy the raw benchmark output to stderr")
+	doc := flag.String("doc", "", "write the Markdown report to this file")
+	svg := flag.String("svg", "", "write the scaling plot (SVG) to this file")
+	strict := flag.Bool("strict", false, "exit 1 when a figure fails its target or was not measured")
 	flag.Parse()
 	var r io.Reader = os.Stdin
 	if *in != "-" {
@@ -64,132 +45,44 @@ func main() {
 	if *echo {
 		r = io.TeeReader(r, os.Stderr)
 	}
-	results, err := parse(r)
+	run, err := parse(r)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
 		os.Exit(2)
 	}
-	if missing := render(os.Stdout, results); len(missing) > 0 {
-		fmt.Fprintf(os.Stderr, "benchtable: benchmarks missing from the run: %s\n", strings.Join(missing, ", "))
+	rows := evaluate(run, figures)
+	renderText(os.Stdout, rows)
+	if *svg != "" {
+		if err := os.WriteFile(*svg, []byte(scalingSVG(run)), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "benchtable:", err)
+			os.Exit(2)
+		}
+	}
+	if *doc != "" {
+		svgRel := ""
+		if *svg != "" {
+			svgRel = relTo(*doc, *svg)
+		}
+		if err := os.WriteFile(*doc, []byte(renderDoc(run, rows, machineInfo(run), svgRel)), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "benchtable:", err)
+			os.Exit(2)
+		}
+	}
+	if pass, fail, missing := tally(rows); *strict && fail+missing > 0 {
+		fmt.Fprintf(os.Stderr, "benchtable: %d figures pass, %d fail, %d not measured\n", pass, fail, missing)
 		os.Exit(1)
 	}
 }
 
-// parse reads benchmark lines ("BenchmarkName-2  N  v unit  v unit …").
-// When a benchmark appears several times (-count), the median of each
-// metric is kept.
-func parse(r io.Reader) (map[string]result, error) {
-	runs := map[string]map[string][]float64{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
-			continue
-		}
-		name := strings.TrimPrefix(f[0], "Benchmark")
-		if i := strings.LastIndex(name, "-"); i > 0 {
-			if _, err := strconv.Atoi(name[i+1:]); err == nil {
-				name = name[:i]
-			}
-		}
-		if runs[name] == nil {
-			runs[name] = map[string][]float64{}
-		}
-		for i := 2; i+1 < len(f); i += 2 {
-			v, err := strconv.ParseFloat(f[i], 64)
-			if err != nil {
-				break
-			}
-			runs[name][f[i+1]] = append(runs[name][f[i+1]], v)
-		}
+// relTo returns target's path relative to the directory of doc when both
+// share it, else target as given.
+func relTo(doc, target string) string {
+	dir := ""
+	if i := strings.LastIndex(doc, "/"); i >= 0 {
+		dir = doc[:i+1]
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
+	if dir != "" && strings.HasPrefix(target, dir) {
+		return target[len(dir):]
 	}
-	out := map[string]result{}
-	for name, metrics := range runs {
-		out[name] = result{}
-		for unit, vs := range metrics {
-			out[name][unit] = median(vs)
-		}
-	}
-	return out, nil
-}
-
-func median(vs []float64) float64 {
-	s := append([]float64(nil), vs...)
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func render(w io.Writer, results map[string]result) (missing []string) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "figure\tvalue\treference\tratio\ttarget\tverdict")
-	for _, fg := range figures {
-		v, ok := results[fg.bench][fg.unit]
-		if !ok {
-			missing = append(missing, fg.bench+" ("+fg.unit+")")
-			continue
-		}
-		refCol, ratioCol, targetCol, verdict := "-", "-", "-", "-"
-		var cmp float64 = v
-		if fg.ref != "" {
-			ru := fg.refU
-			if ru == "" {
-				ru = fg.unit
-			}
-			rv, ok := results[fg.ref][ru]
-			if !ok {
-				missing = append(missing, fg.ref+" ("+ru+")")
-				continue
-			}
-			refCol = format(rv, ru) + " (" + fg.ref + ")"
-			if rv != 0 {
-				cmp = v / rv
-				if fg.invert && v != 0 {
-					cmp = rv / v
-				}
-				ratioCol = strconv.FormatFloat(cmp, 'f', 2, 64)
-			}
-		}
-		if fg.target != 0 {
-			op := "≥ "
-			pass := cmp >= fg.target
-			if fg.atMost {
-				op = "≤ "
-				pass = cmp <= fg.target
-			}
-			targetCol = op + strconv.FormatFloat(fg.target, 'g', -1, 64)
-			verdict = "pass"
-			if !pass {
-				verdict = "FAIL"
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", fg.name, format(v, fg.unit), refCol, ratioCol, targetCol, verdict)
-	}
-	tw.Flush()
-	for _, fg := range figures {
-		if fg.note != "" {
-			fmt.Fprintf(w, "  %s: %s\n", fg.name, fg.note)
-		}
-	}
-	return missing
-}
-
-func format(v float64, unit string) string {
-	switch {
-	case v >= 100:
-		return strconv.FormatFloat(v, 'f', 0, 64) + " " + unit
-	case v >= 1:
-		return strconv.FormatFloat(v, 'f', 1, 64) + " " + unit
-	}
-	return strconv.FormatFloat(v, 'g', 3, 64) + " " + unit
+	return target
 }
