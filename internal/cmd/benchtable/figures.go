@@ -13,6 +13,7 @@ type figure struct {
 	// one of ref or refUnit.
 	refPkg, ref, refUnit string
 	// A reference that is a published fact rather than a measurement.
+	refLabel string // names the reference in the table; default: its benchmark or unit
 	fact     float64
 	factNote string
 
@@ -37,26 +38,26 @@ const kib = 1024
 
 // figures lists every row of `make bench`, with the targets of the issues.
 var figures = []figure{
-	{section: secEngine, name: "engine Step, one live change frame", pkg: "fsm", bench: "StepChange", unit: "ns/op", ref: "DecodeChangeStruct", target: 1.5, atMost: true,
+	{section: secEngine, name: "engine Step, one live change frame", pkg: "fsm", bench: "StepChange", unit: "ns/op", ref: "DecodeChangeStruct", refLabel: "encoding/json, same frame", target: 1.5, atMost: true,
 		note: "ratio = Step ÷ encoding/json decoding the same frame into the same type"},
-	{section: secEngine, name: "engine Step allocations per change", pkg: "fsm", bench: "StepChange", unit: "allocs/op", ref: "DecodeChangeStruct"},
-	{section: secEngine, name: "engine Step vs decode into map[string]any", pkg: "fsm", bench: "StepChange", unit: "ns/op", ref: "DecodeChangeMap"},
+	{section: secEngine, name: "engine Step allocations per change", pkg: "fsm", bench: "StepChange", unit: "allocs/op", ref: "DecodeChangeStruct", refLabel: "encoding/json, same frame"},
+	{section: secEngine, name: "engine Step vs decode into map[string]any", pkg: "fsm", bench: "StepChange", unit: "ns/op", ref: "DecodeChangeMap", refLabel: "encoding/json into map"},
 	{section: secEngine, name: "lifecycle transition (stateless + guards + effects)", pkg: "fsm", bench: "Transition", unit: "ns/transition", target: 1000, atMost: true, onValue: true},
-	{section: secEngine, name: "wire decode of a change frame vs map[string]any", pkg: "transport/wire", bench: "DecodeChange", unit: "ns/op", ref: "DecodeChangeStdlib"},
+	{section: secEngine, name: "wire decode of a change frame vs map[string]any", pkg: "transport/wire", bench: "DecodeChange", unit: "ns/op", ref: "DecodeChangeStdlib", refLabel: "encoding/json into map"},
 
-	{section: secClient, name: "client live events/s, 1 subscription", pkg: "tests/bench", bench: "Events/subs=1", unit: "client-events/s", refUnit: "raw-events/s", target: 0.8,
+	{section: secClient, name: "client live events/s, 1 subscription", pkg: "tests/bench", bench: "Events/subs=1", unit: "client-events/s", refUnit: "raw-events/s", refLabel: "raw websocket loop", target: 0.8,
 		note: "reference: a coder/websocket + encoding/json read loop on the same kind of stream, pre-made and held back, so the consumers set the pace"},
-	{section: secClient, name: "insert → event latency p50", pkg: "tests/bench", bench: "Latency", unit: "client-p50-ns", refUnit: "raw-p50-ns",
+	{section: secClient, name: "insert → event latency p50", pkg: "tests/bench", bench: "Latency", unit: "client-p50-ns", refUnit: "raw-p50-ns", refLabel: "raw websocket",
 		note: "from sending a one-row INSERT over HTTP to the event; reference: the same round trip seen by a raw WebSocket loop"},
-	{section: secClient, name: "insert → event latency p99", pkg: "tests/bench", bench: "Latency", unit: "client-p99-ns", refUnit: "raw-p99-ns"},
-	{section: secClient, name: "resume after a socket drop p50 (minus backoff floor)", pkg: "tests/bench", bench: "Resume", unit: "p50-ns", refUnit: "raw-p50-ns", target: 50e6, atMost: true, onValue: true,
+	{section: secClient, name: "insert → event latency p99", pkg: "tests/bench", bench: "Latency", unit: "client-p99-ns", refUnit: "raw-p99-ns", refLabel: "raw websocket"},
+	{section: secClient, name: "resume after a socket drop p50 (minus backoff floor)", pkg: "tests/bench", bench: "Resume", unit: "p50-ns", refUnit: "raw-p50-ns", refLabel: "raw websocket", target: 50e6, atMost: true, onValue: true,
 		note: "drop → subscription live again (EventResumed), minus the 10 ms backoff; reference: a raw socket that redials, authenticates and resubscribes at once"},
-	{section: secClient, name: "resume after a socket drop p99 (minus backoff floor)", pkg: "tests/bench", bench: "Resume", unit: "p99-ns", refUnit: "raw-p99-ns"},
-	{section: secClient, name: "reconnect spread of 100 clients after a restart (p10–p90)", pkg: "tests/bench", bench: "ReconnectSpread", unit: "spread-ns", refUnit: "window-ns", target: 0.5,
+	{section: secClient, name: "resume after a socket drop p99 (minus backoff floor)", pkg: "tests/bench", bench: "Resume", unit: "p99-ns", refUnit: "raw-p99-ns", refLabel: "raw websocket"},
+	{section: secClient, name: "reconnect spread of 100 clients after a restart (p10–p90)", pkg: "tests/bench", bench: "ReconnectSpread", unit: "spread-ns", refUnit: "window-ns", refLabel: "jitter window p10–p90", target: 0.5,
 		note: "reference: p10–p90 of the configured jitter window; the same clients without jitter are the next row"},
-	{section: secClient, name: "reconnect spread without jitter (the herd)", pkg: "tests/bench", bench: "ReconnectSpread", unit: "nojitter-spread-ns", refUnit: "window-ns"},
+	{section: secClient, name: "reconnect spread without jitter (the herd)", pkg: "tests/bench", bench: "ReconnectSpread", unit: "nojitter-spread-ns", refUnit: "window-ns", refLabel: "jitter window p10–p90"},
 	{section: secClient, name: "heap per idle subscription, 1,000 subscriptions", pkg: "tests/bench", bench: "Heap/subs=1000", unit: "B/sub", target: 4 * kib, atMost: true, onValue: true},
-	{section: secClient, name: "heap per idle client, 100 clients (socket excluded)", pkg: "tests/bench", bench: "Heap/clients=100", unit: "B/client", refUnit: "raw-B/conn", target: 64 * kib, atMost: true, onValue: true,
+	{section: secClient, name: "heap per idle client, 100 clients (socket excluded)", pkg: "tests/bench", bench: "Heap/clients=100", unit: "B/client", refUnit: "raw-B/conn", refLabel: "raw websocket connection", target: 64 * kib, atMost: true, onValue: true,
 		note: "client heap minus the heap of a raw coder/websocket connection measured the same way (the reference column)"},
 
 	{section: secServer, name: "kalamtest notifications/s", pkg: "kalamtest", bench: "Notifications", unit: "notifications/s", target: 20000, onValue: true},
@@ -70,15 +71,15 @@ var figures = []figure{
 	{section: secWasm, name: "wazero compile, cached", pkg: "bindings/wazero", bench: "Compile/cached", unit: "ns/op", ref: "Compile/cold"},
 	{section: secWasm, name: "wazero instantiate", pkg: "bindings/wazero", bench: "Instantiate", unit: "ns/op"},
 	{section: secWasm, name: "wazero memory per instance", pkg: "bindings/wazero", bench: "Instantiate", unit: "mem-bytes/instance"},
-	{section: secWasm, name: "Step per live change, wazero ÷ native", pkg: "bindings/wazero", bench: "StepLiveChange/wazero", unit: "ns/op", ref: "StepLiveChange/native", target: 3, atMost: true},
+	{section: secWasm, name: "Step per live change, wazero ÷ native", pkg: "bindings/wazero", bench: "StepLiveChange/wazero", unit: "ns/op", ref: "StepLiveChange/native", refLabel: "native Step", target: 3, atMost: true},
 	{section: secWasm, name: "page load to Live in Chromium", pkg: "tests/browser", bench: "PageLoadToLive", unit: "ns/op"},
-	{section: secWasm, name: "browser live events/s vs native client", pkg: "tests/browser", bench: "BrowserEvents", unit: "browser-events/s", refUnit: "native-events/s"},
+	{section: secWasm, name: "browser live events/s vs native client", pkg: "tests/browser", bench: "BrowserEvents", unit: "browser-events/s", refUnit: "native-events/s", refLabel: "native client"},
 
-	{section: secScaling, name: "client events/s, 10 subscriptions", pkg: "tests/bench", bench: "Events/subs=10", unit: "client-events/s", refUnit: "raw-events/s"},
-	{section: secScaling, name: "client events/s, 100 subscriptions", pkg: "tests/bench", bench: "Events/subs=100", unit: "client-events/s", refUnit: "raw-events/s"},
-	{section: secScaling, name: "client events/s, 1,000 subscriptions (10 clients)", pkg: "tests/bench", bench: "Events/subs=1000", unit: "client-events/s", refUnit: "raw-events/s"},
-	{section: secScaling, name: "client events/s, 10 clients", pkg: "tests/bench", bench: "Events/clients=10", unit: "client-events/s", refUnit: "raw-events/s"},
-	{section: secScaling, name: "client events/s, 100 clients", pkg: "tests/bench", bench: "Events/clients=100", unit: "client-events/s", refUnit: "raw-events/s"},
+	{section: secScaling, name: "client events/s, 10 subscriptions", pkg: "tests/bench", bench: "Events/subs=10", unit: "client-events/s", refUnit: "raw-events/s", refLabel: "raw websocket loop"},
+	{section: secScaling, name: "client events/s, 100 subscriptions", pkg: "tests/bench", bench: "Events/subs=100", unit: "client-events/s", refUnit: "raw-events/s", refLabel: "raw websocket loop"},
+	{section: secScaling, name: "client events/s, 1,000 subscriptions (10 clients)", pkg: "tests/bench", bench: "Events/subs=1000", unit: "client-events/s", refUnit: "raw-events/s", refLabel: "raw websocket loop"},
+	{section: secScaling, name: "client events/s, 10 clients", pkg: "tests/bench", bench: "Events/clients=10", unit: "client-events/s", refUnit: "raw-events/s", refLabel: "raw websocket loop"},
+	{section: secScaling, name: "client events/s, 100 clients", pkg: "tests/bench", bench: "Events/clients=100", unit: "client-events/s", refUnit: "raw-events/s", refLabel: "raw websocket loop"},
 	{section: secScaling, name: "events/s, 1,000 subscriptions ÷ 1", pkg: "tests/bench", bench: "Events/subs=1000", unit: "client-events/s", ref: "Events/subs=1", target: 0.5,
 		note: "flat or linear, never worse: total throughput may not collapse as subscriptions or clients grow, nor memory per item grow"},
 	{section: secScaling, name: "events/s, 100 clients ÷ 1", pkg: "tests/bench", bench: "Events/clients=100", unit: "client-events/s", ref: "Events/subs=1", target: 0.5},
@@ -86,8 +87,8 @@ var figures = []figure{
 	{section: secScaling, name: "heap per idle subscription, 10", pkg: "tests/bench", bench: "Heap/subs=10", unit: "B/sub"},
 	{section: secScaling, name: "heap per idle subscription, 100", pkg: "tests/bench", bench: "Heap/subs=100", unit: "B/sub"},
 	{section: secScaling, name: "heap per subscription, 1,000 ÷ 10", pkg: "tests/bench", bench: "Heap/subs=1000", unit: "B/sub", ref: "Heap/subs=10", target: 1.5, atMost: true},
-	{section: secScaling, name: "heap per idle client, 1", pkg: "tests/bench", bench: "Heap/clients=1", unit: "B/client", refUnit: "raw-B/conn"},
-	{section: secScaling, name: "heap per idle client, 10", pkg: "tests/bench", bench: "Heap/clients=10", unit: "B/client", refUnit: "raw-B/conn"},
+	{section: secScaling, name: "heap per idle client, 1", pkg: "tests/bench", bench: "Heap/clients=1", unit: "B/client", refUnit: "raw-B/conn", refLabel: "raw websocket connection"},
+	{section: secScaling, name: "heap per idle client, 10", pkg: "tests/bench", bench: "Heap/clients=10", unit: "B/client", refUnit: "raw-B/conn", refLabel: "raw websocket connection"},
 	{section: secScaling, name: "heap per client, 100 ÷ 10", pkg: "tests/bench", bench: "Heap/clients=100", unit: "B/client", ref: "Heap/clients=10", target: 1.5, atMost: true},
 }
 

@@ -20,7 +20,7 @@ func format(v float64, unit string) string {
 	case strings.HasPrefix(unit, "B/") || strings.HasSuffix(unit, "-B") || strings.Contains(unit, "-B/") || strings.Contains(unit, "bytes"):
 		return fmtBytes(v)
 	case strings.HasSuffix(unit, "/s"):
-		return fmtNum(v) + " " + unit
+		return fmtNum(v) + "/s"
 	}
 	return fmtNum(v) + " " + unit
 }
@@ -113,7 +113,10 @@ func (r row) cells() (value, ref, ratio, target string) {
 				unit = f.unit
 			}
 			label := unit
-			if f.ref != "" {
+			switch {
+			case f.refLabel != "":
+				label = f.refLabel
+			case f.ref != "":
 				label = f.ref
 			}
 			ref = fmtStat(r.ref, unit) + " (" + label + ")"

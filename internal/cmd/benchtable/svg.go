@@ -64,7 +64,7 @@ func scalingSVG(rn *run) string {
 // a linear y axis from zero.
 func chart(b *strings.Builder, ox, oy int, title, xlabel, ylabel string, xs []float64, ss []series) {
 	const pw, ph = 480, 320
-	const left, right, top, bottom = 70, 20, 40, 70
+	const left, right, top, bottom = 70, 20, 40, 84
 	iw, ih := float64(pw-left-right), float64(ph-top-bottom)
 	ymax := 0.0
 	for _, s := range ss {
