@@ -32,12 +32,15 @@ type BrowserSubscriber interface {
 	Events() <-chan BrowserEvent
 	// Connects counts the page's socket openings so far.
 	Connects() int
+	// Losses counts the page's lost connections so far.
+	Losses() int
+	// Err says why Events was closed early.
+	Err() error
 	Close() error
 }
 
-// browserSubscriber starts the browser build in a headless browser. The
-// browser harness sets it from its own file in this package; until then
-// scenario 33 cannot run.
+// browserSubscriber starts the browser build in a headless browser
+// (chromium_test.go sets it).
 var browserSubscriber func(ctx context.Context, t testing.TB, cfg BrowserConfig) (BrowserSubscriber, error)
 
 // S33: the proxy closes the browser's socket; the browser build reconnects
@@ -74,7 +77,7 @@ func s33(t *testing.T) {
 			select {
 			case ev, ok := <-sub.Events():
 				if !ok {
-					t.Fatalf("the page stopped before ids %v: %+v", want, got)
+					t.Fatalf("the page stopped (%v) before ids %v: %+v", sub.Err(), want, got)
 				}
 				got = append(got, ev)
 			case <-w.ctx.Done():
@@ -85,10 +88,15 @@ func s33(t *testing.T) {
 	waitIDs(1, 2, 3)
 	w.insert(tb, 4)
 	waitIDs(4)
-	w.proxy.Drop()
-	w.proxy.Refuse()
+	w.proxy.Down()
 	w.insert(tb, 5)
-	hold(300 * time.Millisecond)
+	for sub.Losses() == 0 {
+		if w.ctx.Err() != nil {
+			t.Fatal("the page never noticed the drop")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	hold(300 * time.Millisecond) // the page redials into the refusing proxy
 	w.restore(w.proxy.Up)
 	waitIDs(5)
 	w.insert(tb, 6)

@@ -15,6 +15,7 @@ func TestMain(m *testing.M) {
 	before := leakcheck.Snapshot()
 	code := m.Run()
 	closeWazero()
+	closeBrowserBuild()
 	if code == 0 {
 		if leaked := leakcheck.Wait(before, leakcheck.Grace); leaked != "" {
 			fmt.Fprintf(os.Stderr, "goroutines leaked by the tests:\n%s\n", leaked)
