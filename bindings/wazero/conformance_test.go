@@ -475,6 +475,9 @@ func TestDifferentialConformance(t *testing.T) {
 	if testing.Short() {
 		seeds = 200
 	}
+	if raceEnabled {
+		steps = 60 // the race detector slows the native side tenfold; the seeds stay
+	}
 	seen := map[string]int{}
 	for seed := range uint64(seeds) {
 		runSim(t, e, seed, steps, seen)

@@ -75,7 +75,8 @@ func setMode(t *testing.T, e *Engine, m int) {
 func TestBadGuestOutputGetsErrorCodes(t *testing.T) {
 	wasm, _ := badGuest(t)
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true))
+	// The interpreter: these cases need no speed, and it skips a compile.
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().WithCloseOnContextDone(true))
 	defer r.Close(ctx)
 	h, err := Instantiate(ctx, r, Config{Wasm: wasm, StepTimeout: 2 * time.Second})
 	if err != nil {
@@ -137,7 +138,7 @@ func TestBadGuestOutputGetsErrorCodes(t *testing.T) {
 func TestWrongVersionIsRefused(t *testing.T) {
 	_, wasm := badGuest(t)
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
 	defer r.Close(ctx)
 	h, err := Instantiate(ctx, r, Config{Wasm: wasm})
 	if err != nil {

@@ -88,8 +88,9 @@ func needGuest(t testing.TB) {
 	}
 }
 
-// shared is one runtime and host for the tests, with an in-memory
-// compilation cache.
+// shared is one runtime and host for the tests. Its compilation cache
+// lives in the user cache directory, like the go build cache: compiling the
+// guest takes seconds, and under the race detector close to a minute.
 var shared struct {
 	once sync.Once
 	r    wazero.Runtime
@@ -102,13 +103,24 @@ func sharedHost(t testing.TB) *Host {
 	needGuest(t)
 	shared.once.Do(func() {
 		ctx := context.Background()
-		shared.r = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCompilationCache(wazero.NewCompilationCache()))
+		shared.r = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCompilationCache(testCache()))
 		shared.h, shared.err = Instantiate(ctx, shared.r, Config{Wasm: guestWasm})
 	})
 	if shared.err != nil {
 		t.Fatal(shared.err)
 	}
 	return shared.h
+}
+
+// testCache returns the on-disk compilation cache for the tests, or an
+// in-memory one when there is no user cache directory.
+func testCache() wazero.CompilationCache {
+	if dir, err := os.UserCacheDir(); err == nil {
+		if c, err := wazero.NewCompilationCacheWithDir(filepath.Join(dir, "kalam", "wazero")); err == nil {
+			return c
+		}
+	}
+	return wazero.NewCompilationCache()
 }
 
 func closeShared() {

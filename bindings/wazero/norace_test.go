@@ -1,0 +1,5 @@
+//go:build !race
+
+package wazerohost
+
+const raceEnabled = false
