@@ -24,19 +24,21 @@ var checkNames = []string{
 type checker struct {
 	n map[string]int64
 
-	authTok      map[uint64]string // token authenticated on each epoch
-	queryTok     map[uint64]string // token of each HTTP query
-	knownRefused map[string]bool   // tokens the engine was told the server refused
-	refusedAt    map[string]int    // the step at which it was told
-	dialStep     map[uint64]int    // the step that emitted each epoch's Dial
-	findings     map[string]string // finding name → first occurrence
-	regs         map[uint64]map[string]*ssub
-	bulk         int
+	authTok        map[uint64]string // token authenticated on each epoch
+	queryTok       map[uint64]string // token of each HTTP query
+	knownRefused   map[string]bool   // tokens the engine was told the server refused
+	refusedAt      map[string]int    // the step at which it was told
+	querySends     map[uint64]int    // HTTPQuery effects per query id (a retry sends twice)
+	refusedOnRetry map[string]bool   // refusals that answered a retried query
+	dialStep       map[uint64]int    // the step that emitted each epoch's Dial
+	findings       map[string]string // finding name → first occurrence
+	regs           map[uint64]map[string]*ssub
+	bulk           int
 }
 
 func newChecker() *checker {
 	return &checker{n: map[string]int64{}, authTok: map[uint64]string{}, queryTok: map[uint64]string{},
-		knownRefused: map[string]bool{}, refusedAt: map[string]int{}, dialStep: map[uint64]int{}, findings: map[string]string{}, regs: map[uint64]map[string]*ssub{}}
+		knownRefused: map[string]bool{}, refusedAt: map[string]int{}, querySends: map[uint64]int{}, refusedOnRetry: map[string]bool{}, dialStep: map[uint64]int{}, findings: map[string]string{}, regs: map[uint64]map[string]*ssub{}}
 }
 
 func (c *checker) count(name string) { c.n[name]++ }
@@ -79,6 +81,9 @@ func (c *checker) afterStep(s *Sim, in fsm.Input, cmdErr error, effs []fsm.Effec
 		if in.Err != nil && in.Err.Status == 401 {
 			if tok := c.queryTok[in.ID]; tok != "" {
 				c.refused(s, tok)
+				if c.querySends[in.ID] > 1 {
+					c.refusedOnRetry[tok] = true
+				}
 			}
 		}
 	}
@@ -145,13 +150,17 @@ func (c *checker) afterStep(s *Sim, in fsm.Input, cmdErr error, effs []fsm.Effec
 			c.count("refused_token_reuse")
 			if tok != "" && c.knownRefused[tok] {
 				msg := fmt.Sprintf("query %d sent with a token the server refused over HTTP", e.ID)
-				if s.k.hasProvider {
-					s.fail(fmt.Errorf("refused_token_reuse: %s", msg))
-				} else {
+				switch {
+				case !s.k.hasProvider:
 					c.finding(s, "refused_token_reused_without_provider", msg+" (no provider)")
+				case c.refusedOnRetry[tok]:
+					c.finding(s, "refusal_of_a_retry_ignored", msg+"; the refusal answered a retried query")
+				default:
+					s.fail(fmt.Errorf("refused_token_reuse: %s", msg))
 				}
 			}
 			c.queryTok[e.ID] = tok
+			c.querySends[e.ID]++
 		case fsm.DrainDone:
 			c.count("drain_terminates")
 			if !s.drainAsked || s.now > s.drainDeadline {

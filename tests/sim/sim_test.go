@@ -3,6 +3,7 @@ package sim
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -152,6 +153,31 @@ func TestSim(t *testing.T) {
 	for _, f := range failures {
 		seedList = append(seedList, fmt.Sprint(f.seed))
 	}
+	// Failures grouped by the check that broke, with the first seed of each.
+	type group struct {
+		n    int
+		seed uint64
+		err  error
+	}
+	groups := map[string]*group{}
+	for _, f := range failures {
+		name, _, _ := strings.Cut(f.err.Error(), ":")
+		g := groups[name]
+		if g == nil {
+			g = &group{seed: f.seed, err: f.err}
+			groups[name] = g
+		}
+		g.n++
+		if f.seed < g.seed {
+			g.seed, g.err = f.seed, f.err
+		}
+	}
+	var gb strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(groups)) {
+		g := groups[name]
+		fmt.Fprintf(&gb, "  %s: %d seeds, first %d: %v\n", name, g.n, g.seed, g.err)
+	}
+	t.Logf("failures by check:\n%s", gb.String())
 	t.Errorf("%d of %d seeds failed (%s)\nseed %d: %v\nreplay: go test ./sim -run TestSim -seed=%d -v\nlast steps:\n%s",
 		len(failures), len(seeds), strings.Join(seedList, " "), first.seed, first.err, first.seed, strings.Join(first.ring, "\n"))
 	if *flagTrace && *flagSeed >= 0 {
