@@ -301,6 +301,11 @@ func TestBadServerFrames(t *testing.T) {
 					send(websocket.MessageText, insertFrame(sub, 2, `"200"`))
 					return
 				}
+				if tc.first {
+					// The client had no position yet, so it resubscribes from
+					// the start: a real server sends row 1 again.
+					send(websocket.MessageText, insertFrame(sub, 1, `"100"`))
+				}
 				send(websocket.MessageText, insertFrame(sub, 2, `"200"`))
 			}})
 			c := newBadClient(t, s.srv.URL, nil)
