@@ -91,8 +91,9 @@ func Instantiate(ctx context.Context, r wazero.Runtime, cfg Config) (*Host, erro
 	return h, nil
 }
 
-// Close releases the compiled module (and WASI when Instantiate added it).
-// Close the engines first.
+// Close releases the compiled module, and WASI when this Host instantiated
+// it (then other users of WASI on the runtime lose it too: close the
+// runtime instead when several Hosts share one). Close the engines first.
 func (h *Host) Close(ctx context.Context) error {
 	var err error
 	if h.compiled != nil {
@@ -105,7 +106,9 @@ func (h *Host) Close(ctx context.Context) error {
 }
 
 // NewEngine starts a new instance of the guest and creates its engine. The
-// engine lives until Close; ctx is used for every call into it.
+// engine lives until Close; ctx is used for every call into it, so it must
+// outlive the engine (on a runtime made WithCloseOnContextDone, cancelling
+// it ends the engine).
 func (h *Host) NewEngine(ctx context.Context, cfg fsm.Config) (*Engine, error) {
 	mc := wazero.NewModuleConfig().
 		WithName(""). // anonymous: any number of instances side by side
