@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kalamgo/kalam/auth"
+	"github.com/kalamgo/kalam/transport/wire"
 )
 
 // DefaultMaxResponseBytes caps response bodies when Options.MaxResponseBytes
@@ -194,11 +195,11 @@ func (c *Client) do(ctx context.Context, cl call) (response, error) {
 	if ok && resp.ContentLength > limit {
 		return response{}, &TooLargeError{Path: cl.path, Limit: limit}
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	data, tooLarge, err := wire.ReadAtMost(resp.Body, nil, limit)
 	if err != nil {
 		return response{}, transportError(caller, ctx, cl, err)
 	}
-	if int64(len(data)) > limit {
+	if tooLarge {
 		if ok {
 			return response{}, &TooLargeError{Path: cl.path, Limit: limit}
 		}

@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"errors"
-	"io"
 )
 
 // Default decoder limits. The official Rust client caps binary frames at
@@ -35,7 +34,7 @@ type Decoder struct {
 	MaxInflated int64
 
 	zr  *gzip.Reader
-	buf bytes.Buffer
+	buf []byte
 }
 
 // Payload returns the JSON payload of a frame: text frames as they are,
@@ -66,18 +65,18 @@ func (d *Decoder) Payload(binary bool, frame []byte) ([]byte, error) {
 		return nil, &DecodeError{Reason: "bad gzip header", Err: err}
 	}
 	d.zr.Multistream(false)
-	if d.buf.Cap() > maxRetained {
-		d.buf = bytes.Buffer{} // one huge frame must not pin its buffer forever
+	if cap(d.buf) > maxRetained {
+		d.buf = nil // one huge frame must not pin its buffer forever
 	}
-	d.buf.Reset()
-	n, err := d.buf.ReadFrom(io.LimitReader(d.zr, maxInf+1))
+	data, tooLarge, err := ReadAtMost(d.zr, d.buf, maxInf)
+	d.buf = data[:0]
 	if err != nil {
 		return nil, &DecodeError{Reason: "bad gzip stream", Err: err}
 	}
-	if n > maxInf {
+	if tooLarge {
 		return nil, &sizeError{what: "inflated frame", limit: maxInf}
 	}
-	return d.buf.Bytes(), nil
+	return data, nil
 }
 
 // Decode decodes one server frame. binary says whether it arrived as a binary
