@@ -18,14 +18,16 @@ import (
 	"github.com/kalamgo/kalam/transport/wire"
 )
 
-// The native client's end-to-end flows, with the engine in wazero: login,
-// live changes, refresh while live, drop and resume, drain and close,
-// against kalamtest on loopback.
+// The native client's end-to-end flows — login, live changes, refresh
+// while live, drop and resume, drain and close — against kalamtest on
+// loopback, each run twice: with the native engine and with the engine in
+// wazero, through the same client API.
 
 const alicePassword = "Alice-Secret-Pass-1"
 
 type env struct {
 	t       *testing.T
+	engine  string // "native" or "wazero"
 	srv     *kalamtest.Server
 	proxy   *faultproxy.Proxy
 	url     string
@@ -33,11 +35,18 @@ type env struct {
 	engines []*Engine // every engine the clients built, to check release
 }
 
-func newEnv(t *testing.T, cfg kalamtest.Config, withProxy bool) *env {
+// forEachEngine runs test once per engine.
+func forEachEngine(t *testing.T, test func(t *testing.T, engine string)) {
+	for _, engine := range []string{"native", "wazero"} {
+		t.Run(engine, func(t *testing.T) { test(t, engine) })
+	}
+}
+
+func newEnv(t *testing.T, engine string, cfg kalamtest.Config, withProxy bool) *env {
 	t.Helper()
 	cfg.Users = append(cfg.Users, kalamtest.User{Name: "alice", Password: alicePassword, Role: "user"})
 	srv := kalamtest.NewServer(t, cfg)
-	e := &env{t: t, srv: srv, url: srv.URL}
+	e := &env{t: t, engine: engine, srv: srv, url: srv.URL}
 	e.root("CREATE NAMESPACE app")
 	e.root("CREATE USER TABLE app.orders (id BIGINT PRIMARY KEY, status TEXT, note TEXT)")
 	if withProxy {
@@ -65,10 +74,9 @@ func (e *env) write(sql string, params ...any) {
 	}
 }
 
-// client builds a client for alice whose engine runs in wazero.
+// client builds a client for alice with the env's engine.
 func (e *env) client(mod func(*kalam.Config)) *kalam.Client {
 	e.t.Helper()
-	h := sharedHost(e.t)
 	cfg := kalam.Config{
 		URL: e.url, Auth: auth.Basic("alice", alicePassword), Namespace: "app",
 		BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
@@ -77,15 +85,17 @@ func (e *env) client(mod func(*kalam.Config)) *kalam.Client {
 	if mod != nil {
 		mod(&cfg)
 	}
-	factory := h.Factory(context.Background())
-	cfg.Engine = func(fc fsm.Config) (fsm.Stepper, error) {
-		st, err := factory(fc)
-		if err == nil {
-			e.mu.Lock()
-			e.engines = append(e.engines, st.(*Engine))
-			e.mu.Unlock()
+	if e.engine == "wazero" {
+		factory := sharedHost(e.t).Factory(context.Background())
+		cfg.Engine = func(fc fsm.Config) (fsm.Stepper, error) {
+			st, err := factory(fc)
+			if err == nil {
+				e.mu.Lock()
+				e.engines = append(e.engines, st.(*Engine))
+				e.mu.Unlock()
+			}
+			return st, err
 		}
-		return st, err
 	}
 	c, err := kalam.New(cfg)
 	if err != nil {
@@ -253,8 +263,10 @@ func (s *states) waitFor(t *testing.T, ctx context.Context, want kalam.State) {
 	}
 }
 
-func TestE2ELoginQueryAndTypedErrors(t *testing.T) {
-	e := newEnv(t, kalamtest.Config{}, false)
+func TestE2ELoginQueryAndTypedErrors(t *testing.T) { forEachEngine(t, testE2ELoginQueryAndTypedErrors) }
+
+func testE2ELoginQueryAndTypedErrors(t *testing.T, engine string) {
+	e := newEnv(t, engine, kalamtest.Config{}, false)
 	c := e.client(nil)
 	ctx := ctxT(t, 15*time.Second)
 	big := int64(309840000500000123) // above 2^53: the parameter crosses the ABI as JSON text
@@ -293,8 +305,10 @@ func TestE2ELoginQueryAndTypedErrors(t *testing.T) {
 	}
 }
 
-func TestE2ELiveInsertUpdateDelete(t *testing.T) {
-	e := newEnv(t, kalamtest.Config{}, false)
+func TestE2ELiveInsertUpdateDelete(t *testing.T) { forEachEngine(t, testE2ELiveInsertUpdateDelete) }
+
+func testE2ELiveInsertUpdateDelete(t *testing.T, engine string) {
+	e := newEnv(t, engine, kalamtest.Config{}, false)
 	e.write("INSERT INTO app.orders (id, status) VALUES (1, 'open'), (2, 'open')")
 	st := newStates()
 	c := e.client(func(cfg *kalam.Config) { cfg.OnStateChange = st.record })
@@ -338,8 +352,10 @@ func TestE2ELiveInsertUpdateDelete(t *testing.T) {
 	}
 }
 
-func TestE2ERefreshWhileLive(t *testing.T) {
-	e := newEnv(t, kalamtest.Config{AccessTokenTTL: 2 * time.Second, Leeway: -1}, false)
+func TestE2ERefreshWhileLive(t *testing.T) { forEachEngine(t, testE2ERefreshWhileLive) }
+
+func testE2ERefreshWhileLive(t *testing.T, engine string) {
+	e := newEnv(t, engine, kalamtest.Config{AccessTokenTTL: 2 * time.Second, Leeway: -1}, false)
 	var calls atomic.Int32
 	provider := auth.Dynamic(func(ctx context.Context, req auth.Request) (auth.Credentials, error) {
 		calls.Add(1)
@@ -373,8 +389,10 @@ func TestE2ERefreshWhileLive(t *testing.T) {
 	}
 }
 
-func TestE2EDropAndResume(t *testing.T) {
-	e := newEnv(t, kalamtest.Config{}, true)
+func TestE2EDropAndResume(t *testing.T) { forEachEngine(t, testE2EDropAndResume) }
+
+func testE2EDropAndResume(t *testing.T, engine string) {
+	e := newEnv(t, engine, kalamtest.Config{}, true)
 	st := newStates()
 	c := e.client(func(cfg *kalam.Config) { cfg.OnStateChange = st.record })
 	ctx := ctxT(t, 20*time.Second)
@@ -404,8 +422,10 @@ func TestE2EDropAndResume(t *testing.T) {
 	}
 }
 
-func TestE2EDrainFinishesTheLoad(t *testing.T) {
-	e := newEnv(t, kalamtest.Config{}, true)
+func TestE2EDrainFinishesTheLoad(t *testing.T) { forEachEngine(t, testE2EDrainFinishesTheLoad) }
+
+func testE2EDrainFinishesTheLoad(t *testing.T, engine string) {
+	e := newEnv(t, engine, kalamtest.Config{}, true)
 	for i := range 10 {
 		e.write("INSERT INTO app.orders (id, status) VALUES ($1, 'open'), ($2, 'open'), ($3, 'open'), ($4, 'open'), ($5, 'open')", i*5+1, i*5+2, i*5+3, i*5+4, i*5+5)
 	}
@@ -435,8 +455,10 @@ func TestE2EDrainFinishesTheLoad(t *testing.T) {
 	e.checkReleased()
 }
 
-func TestE2ECloseReleasesTheInstance(t *testing.T) {
-	e := newEnv(t, kalamtest.Config{}, false)
+func TestE2ECloseReleasesTheInstance(t *testing.T) { forEachEngine(t, testE2ECloseReleasesTheInstance) }
+
+func testE2ECloseReleasesTheInstance(t *testing.T, engine string) {
+	e := newEnv(t, engine, kalamtest.Config{}, false)
 	c := e.client(nil)
 	ctx := ctxT(t, 15*time.Second)
 	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
@@ -464,6 +486,9 @@ func (e *env) checkReleased() {
 	e.t.Helper()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.engine == "wazero" && len(e.engines) == 0 {
+		e.t.Fatal("no engine ran in wazero")
+	}
 	for _, eng := range e.engines {
 		if eng.State() != fsm.StateClosed || eng.mod != nil {
 			e.t.Fatalf("engine in %v still holds its instance", eng.State())
