@@ -173,3 +173,30 @@ func exceptionText(d *runtime.ExceptionDetails) string {
 	}
 	return d.Text
 }
+
+// eval2 evaluates expr with ctx and returns the error instead of failing,
+// for use off the test's goroutine.
+func eval2(ctx context.Context, t *tab, expr string) (any, error) {
+	return chromedp.Run(ctx, chromedp.Evaluate[any](expr, chromedp.EvalAwaitPromise))
+}
+
+// waitForBench waits until bench.html reports Live (or an error).
+func (t *tab) waitForBench(d time.Duration) {
+	t.tb.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		ctx, cancel := context.WithTimeout(t.ctx, 5*time.Second)
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.benchError ? "error: " + window.benchError : (typeof window.liveAt === "number" ? "live" : "")`))
+		cancel()
+		if err == nil && s == "live" {
+			return
+		}
+		if err == nil && strings.HasPrefix(s, "error") {
+			t.tb.Fatal(s)
+		}
+		if time.Now().After(deadline) {
+			t.tb.Fatalf("bench page never reached Live (last error %v)", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

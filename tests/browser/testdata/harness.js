@@ -52,7 +52,7 @@ const T = {
   async live(sql, options = {}) {
     T.sub = T.client.live(sql, options, (ev) => {
       T.events.push(ev);
-      if (ev.kind === 'insert') {
+      if (ev.kind === 'insert' || ev.kind === 'snapshot') { // snapshot: initial or replayed after a pause
         T.counted += ev.rows.length;
         T.countWaiters = T.countWaiters.filter((w) => (T.counted >= w.n ? (w.resolve(), false) : true));
       }
