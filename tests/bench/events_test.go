@@ -14,7 +14,7 @@ import (
 
 // eventsPerRound is how many live events one measurement delivers in all,
 // spread over the subscriptions of the point.
-const eventsPerRound = 20000
+const eventsPerRound = 30000
 
 // tally counts the rows delivered to a set of consumers and signals when a
 // round's target is crossed.
@@ -143,7 +143,7 @@ func startRaw(tb testing.TB, srv *server, n, subs int) *consumers {
 	}
 	tb.Cleanup(cs.stop)
 	for range n {
-		r, err := dialRaw(ctx, wsURL, cs.token, "SELECT * FROM app.orders", subs)
+		r, err := dialRaw(ctx, wsURL, cs.token, "SELECT * FROM app.orders", subs, nil)
 		if err != nil {
 			tb.Fatal(err)
 		}

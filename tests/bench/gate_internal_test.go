@@ -17,7 +17,7 @@ func TestGateHoldsAndReleases(t *testing.T) {
 	g := newGate(t, hostOf(srv.URL))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	r, err := dialRaw(ctx, "ws://"+g.ln.Addr().String()+"/v1/ws", tok, "SELECT * FROM app.orders", 1)
+	r, err := dialRaw(ctx, "ws://"+g.ln.Addr().String()+"/v1/ws", tok, "SELECT * FROM app.orders", 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestGateHoldsAndReleases(t *testing.T) {
 	cancelEarly()
 	// A read cut by its context closes a coder/websocket connection, so
 	// the rest of the check needs a fresh one.
-	r2, err := dialRaw(ctx, "ws://"+g.ln.Addr().String()+"/v1/ws", tok, "SELECT * FROM app.orders", 1)
+	r2, err := dialRaw(ctx, "ws://"+g.ln.Addr().String()+"/v1/ws", tok, "SELECT * FROM app.orders", 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func BenchmarkHeap(b *testing.B) {
 				conns := make([]*rawConn, 0, n)
 				done := make(chan struct{}, n)
 				for range n {
-					r, err := dialRaw(ctx, srv.wsURL(), rawTok, "", 0)
+					r, err := dialRaw(ctx, srv.wsURL(), rawTok, "", 0, nil)
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -59,7 +59,7 @@ func BenchmarkLatency(b *testing.B) {
 
 	// The reference, following bob's.
 	rawTok := srv.login(b, rawUser)
-	r, err := dialRaw(ctx, srv.wsURL(), rawTok, "SELECT * FROM app.orders", 1)
+	r, err := dialRaw(ctx, srv.wsURL(), rawTok, "SELECT * FROM app.orders", 1, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

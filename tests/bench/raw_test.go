@@ -30,9 +30,10 @@ type rawMessage struct {
 	Rows           []map[string]json.RawMessage `json:"rows"`
 }
 
-// dialRaw opens, authenticates and subscribes (no snapshot, as the
-// client's NoSnapshot) to sql under ids sub-0 … sub-(n-1).
-func dialRaw(ctx context.Context, wsURL, token, sql string, n int) (*rawConn, error) {
+// dialRaw opens, authenticates and subscribes to sql under ids sub-0 …
+// sub-(n-1), with opts as the subscription options (nil: none, so no
+// snapshot, as the client's NoSnapshot).
+func dialRaw(ctx context.Context, wsURL, token, sql string, n int, opts map[string]any) (*rawConn, error) {
 	ws, _, err := websocket.Dial(ctx, wsURL, nil)
 	if err != nil {
 		return nil, err
@@ -49,7 +50,7 @@ func dialRaw(ctx context.Context, wsURL, token, sql string, n int) (*rawConn, er
 		return nil, err
 	}
 	for i := range n {
-		if err := r.subscribe(ctx, fmt.Sprint("sub-", i), sql); err != nil {
+		if err := r.subscribe(ctx, fmt.Sprint("sub-", i), sql, opts); err != nil {
 			ws.CloseNow()
 			return nil, err
 		}
@@ -57,8 +58,12 @@ func dialRaw(ctx context.Context, wsURL, token, sql string, n int) (*rawConn, er
 	return r, nil
 }
 
-func (r *rawConn) subscribe(ctx context.Context, id, sql string) error {
-	if err := r.send(ctx, map[string]any{"type": "subscribe", "subscription": map[string]any{"id": id, "sql": sql}}); err != nil {
+func (r *rawConn) subscribe(ctx context.Context, id, sql string, opts map[string]any) error {
+	sub := map[string]any{"id": id, "sql": sql}
+	if opts != nil {
+		sub["options"] = opts
+	}
+	if err := r.send(ctx, map[string]any{"type": "subscribe", "subscription": sub}); err != nil {
 		return err
 	}
 	_, err := r.expect(ctx, "subscription_ack")
