@@ -19,10 +19,17 @@
 //
 // # The guest module
 //
-// The .wasm is not embedded: build it with make wasm (or the go build line
-// in wasm/engine's documentation) and pass it as Config.Wasm or Config.Path,
-// or set KALAM_ENGINE_WASM. Give the runtime a compilation cache so that a
-// process compiles the module once and later processes not at all:
+// The .wasm is not committed: build it with make wasm (or the go build line
+// in wasm/engine's documentation) and pass it as Config.Path, or set
+// KALAM_ENGINE_WASM, or embed it in your program and pass the bytes:
+//
+//	//go:embed kalam-engine.wasm
+//	var engineWasm []byte
+//
+//	host, err := wazerohost.Instantiate(ctx, r, wazerohost.Config{Wasm: engineWasm})
+//
+// Give the runtime a compilation cache so that a process compiles the
+// module once and later processes not at all:
 //
 //	cache, _ := wazero.NewCompilationCacheWithDir(dir)
 //	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCompilationCache(cache))
