@@ -2,7 +2,6 @@ package sim
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -403,8 +402,6 @@ func (c *checker) noLoss(s *Sim, sub *appSub) {
 		s.fail(fmt.Errorf("changes_exactly_once: %s (%s) consumed changes %v, the server made %v after %d", sub.id, t.name, sub.changeSeqs, want, sub.firstEnd))
 	}
 }
-
-var _ = json.Valid
 
 // refused records that the engine was told the server refused tok.
 func (c *checker) refused(s *Sim, tok string) {

@@ -87,18 +87,14 @@ type Sim struct {
 	quiet     bool // quiescence: the world heals and the application catches up
 
 	// Credentials as the driver sees them.
-	resolveOut  uint64 // outstanding ResolveCredentials request, 0 if none
-	resolveBy   time.Duration
-	given       auth.Credentials
-	givenAt     time.Duration
-	hasGiven    bool
-	refused     map[string]bool // tokens the server refused after they were fed back
-	tokenExpiry map[string]time.Duration
+	resolveOut uint64 // outstanding ResolveCredentials request, 0 if none
+	given      auth.Credentials
+	givenAt    time.Duration
+	hasGiven   bool
 
 	drainDeadline time.Duration
 	drainAsked    bool
 	drainDone     bool
-	closedAt      time.Duration
 	isClosed      bool
 	done          bool
 
@@ -119,7 +115,7 @@ type timerSlot struct {
 func newSim(seed uint64) *Sim {
 	rng := rand.New(rand.NewPCG(seed, 0x6b616c616d73696d))
 	s := &Sim{seed: seed, rng: rng, links: map[uint64]*link{}, online: true,
-		refused: map[string]bool{}, tokenExpiry: map[string]time.Duration{}, hash: fnv.New64a()}
+		hash: fnv.New64a()}
 	k := &s.k
 	k.hasProvider = rng.IntN(4) != 0
 	k.tokenTTL = []time.Duration{3 * time.Second, 10 * time.Second, 30 * time.Second, 2 * time.Minute, time.Hour}[rng.IntN(5)]
@@ -258,6 +254,7 @@ func (s *Sim) beginQuiet() {
 		l.latency = 0
 	}
 	s.srv.down = false
+	s.online = true
 	s.app.heal()
 	writesStop := s.now + 20*time.Second
 	s.srv.writeUntil = writesStop
@@ -398,7 +395,7 @@ func (s *Sim) runEffects(effs []fsm.Effect) {
 			s.drainDone = true
 		case fsm.StateChanged:
 			if eff.To == fsm.StateClosed && !s.isClosed {
-				s.isClosed, s.closedAt = true, s.now
+				s.isClosed = true
 				s.after(15*time.Second, s.afterClosed)
 			}
 		}
