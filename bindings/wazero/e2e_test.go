@@ -1,6 +1,7 @@
 package wazerohost
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/kalamgo/kalam"
 	"github.com/kalamgo/kalam/auth"
 	"github.com/kalamgo/kalam/fsm"
+	"github.com/kalamgo/kalam/internal/abi"
 	"github.com/kalamgo/kalam/kalamtest"
 	"github.com/kalamgo/kalam/kalamtest/faultproxy"
 	"github.com/kalamgo/kalam/transport/wire"
@@ -21,7 +23,9 @@ import (
 // The native client's end-to-end flows — login, live changes, refresh
 // while live, drop and resume, drain and close — against kalamtest on
 // loopback, each run twice: with the native engine and with the engine in
-// wazero, through the same client API.
+// wazero, through the same client API. The native runs are recorded and
+// replayed through the engine in wazero, which must answer every step of
+// the real session with the same bytes.
 
 const alicePassword = "Alice-Secret-Pass-1"
 
@@ -85,7 +89,15 @@ func (e *env) client(mod func(*kalam.Config)) *kalam.Client {
 	if mod != nil {
 		mod(&cfg)
 	}
-	if e.engine == "wazero" {
+	if e.engine == "native" {
+		// Record what the client feeds its engine, then replay the session
+		// through the engine in wazero: same inputs, same bytes out.
+		cfg.Engine = func(fc fsm.Config) (fsm.Stepper, error) {
+			rec := &recorder{eng: fsm.New(fc), cfg: fc}
+			e.t.Cleanup(func() { rec.replay(e.t) }) // runs after the client's Close below
+			return rec, nil
+		}
+	} else {
 		factory := sharedHost(e.t).Factory(context.Background())
 		cfg.Engine = func(fc fsm.Config) (fsm.Stepper, error) {
 			st, err := factory(fc)
@@ -478,6 +490,65 @@ func testE2ECloseReleasesTheInstance(t *testing.T, engine string) {
 		t.Fatalf("query after close = %v", err)
 	}
 	e.checkReleased()
+}
+
+// recorder is an fsm.Stepper that keeps every step of a native engine, as
+// the ABI encodes it, for a replay through the guest.
+type recorder struct {
+	eng   *fsm.Engine
+	cfg   fsm.Config
+	mu    sync.Mutex
+	steps [][2][]byte // encoded input, encoded response
+	err   error
+}
+
+func (r *recorder) Step(now time.Duration, in fsm.Input) ([]fsm.Effect, error) {
+	effs, err := r.eng.Step(now, in)
+	req, encErr := abi.AppendInput(nil, now, in)
+	resp, respErr := abi.AppendStep(nil, err, r.eng.State(), effs)
+	r.mu.Lock()
+	r.steps = append(r.steps, [2][]byte{req, resp})
+	r.err = errors.Join(r.err, encErr, respErr)
+	r.mu.Unlock()
+	return effs, err
+}
+
+func (r *recorder) State() fsm.State                      { return r.eng.State() }
+func (r *recorder) Namespace() string                     { return r.eng.Namespace() }
+func (r *recorder) Subscriptions() []fsm.SubscriptionInfo { return r.eng.Subscriptions() }
+
+// replay feeds the recorded session to an engine in wazero and requires the
+// same response bytes at every step. Failures name the step, never bytes
+// (the session holds real tokens).
+func (r *recorder) replay(t *testing.T) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		t.Errorf("recording: %v", r.err)
+		return
+	}
+	ctx := context.Background()
+	eng, err := sharedHost(t).NewEngine(ctx, r.cfg)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer eng.Close(ctx)
+	for i, st := range r.steps {
+		got, err := eng.call(eng.stepFn, st[0])
+		if err != nil {
+			t.Errorf("replay step %d of %d: %v", i+1, len(r.steps), err)
+			return
+		}
+		if !bytes.Equal(got, st[1]) {
+			t.Errorf("replay step %d of %d: the engine in wazero answered differently (%d bytes vs %d)", i+1, len(r.steps), len(got), len(st[1]))
+			return
+		}
+	}
+	if len(r.steps) < 3 {
+		t.Errorf("only %d steps recorded", len(r.steps))
+	}
+	t.Logf("replayed %d steps of the native session through wazero: identical", len(r.steps))
 }
 
 // checkReleased requires every engine the clients built to have released
