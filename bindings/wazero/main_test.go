@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	guestPath = filepath.Join(dir, "kalam-engine.wasm")
-	if guestErr = buildGuest("./../../wasm/engine", guestPath); guestErr == nil {
+	if guestErr = buildGuest("../../wasm/engine", guestPath); guestErr == nil {
 		guestWasm, guestErr = os.ReadFile(guestPath)
 		os.Setenv(EnvWasm, guestPath)
 	}
