@@ -51,7 +51,7 @@ var figures = []figure{
 		note: "from sending a one-row INSERT over HTTP to the event; reference: the same round trip seen by a raw WebSocket loop"},
 	{section: secClient, name: "insert → event latency p99", pkg: "tests/bench", bench: "Latency", unit: "client-p99-ns", refUnit: "raw-p99-ns", refLabel: "raw websocket"},
 	{section: secClient, name: "resume after a socket drop p50 (minus backoff floor)", pkg: "tests/bench", bench: "Resume", unit: "p50-ns", refUnit: "raw-p50-ns", refLabel: "raw websocket", target: 50e6, atMost: true, onValue: true,
-		note: "drop → subscription live again (EventResumed), minus the 10 ms backoff; reference: a raw socket that redials, authenticates and resubscribes at once"},
+		note: "drop → subscription live again (EventResumed), minus the 10 ms backoff; reference: a raw socket that redials, authenticates and resubscribes from its last _seq at once"},
 	{section: secClient, name: "resume after a socket drop p99 (minus backoff floor)", pkg: "tests/bench", bench: "Resume", unit: "p99-ns", refUnit: "raw-p99-ns", refLabel: "raw websocket"},
 	{section: secClient, name: "reconnect spread of 100 clients after a restart (p10–p90)", pkg: "tests/bench", bench: "ReconnectSpread", unit: "spread-ns", refUnit: "window-ns", refLabel: "jitter window p10–p90", target: 0.5,
 		note: "reference: p10–p90 of the configured jitter window; the same clients without jitter are the next row"},
