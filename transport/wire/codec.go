@@ -94,8 +94,21 @@ func (d *Decoder) Decode(binary bool, frame []byte) (*ServerMessage, error) {
 }
 
 // DecodeServer decodes a JSON server message into m and checks the fields its
-// type requires.
+// type requires. The rows it fills in do not alias payload.
+//
+// Live changes, initial batches and errors are read by a reflection-free
+// scanner; any payload outside the shapes it handles goes through
+// encoding/json, with the same result.
 func DecodeServer(payload []byte, m *ServerMessage) error {
+	*m = ServerMessage{}
+	if decodeServerFast(payload, m) {
+		return m.Validate()
+	}
+	return decodeServerStd(payload, m)
+}
+
+// decodeServerStd is DecodeServer through encoding/json alone.
+func decodeServerStd(payload []byte, m *ServerMessage) error {
 	*m = ServerMessage{}
 	if err := json.Unmarshal(payload, m); err != nil {
 		return jsonError("server message", err)

@@ -1,0 +1,7 @@
+package wire
+
+// Hooks for the external tests of the fast decoding path.
+var (
+	DecodeServerStd  = decodeServerStd
+	DecodeServerFast = decodeServerFast
+)

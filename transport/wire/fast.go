@@ -1,0 +1,564 @@
+package wire
+
+import (
+	"encoding/json"
+	"math"
+	"unicode/utf8"
+)
+
+// The fast path decodes the hot server messages (live changes, initial
+// batches, errors) with one strict pass over the payload and no reflection.
+// It handles only a closed set of shapes; on anything else it gives up and
+// DecodeServer runs encoding/json instead, so the result is the same for
+// every input. It never reports a JSON error itself: whenever it accepts,
+// the payload is valid JSON that encoding/json decodes to the same message.
+//
+// Accepted: one object, surrounded by whitespace only, whose keys are
+// unescaped, appear at most once, and are exactly (case included) among
+// type, subscription_id, change_type, code, message, user, role (string
+// values), rows and old_values (arrays of objects, kept verbatim) and
+// batch_control (an object with batch_num, has_more, status, last_seq_id).
+// Nulls, numbers where strings go, other keys, deep nesting: not accepted.
+
+// Bits of the top-level keys seen so far (a repeated key is refused).
+const (
+	keyType = 1 << iota
+	keySubscriptionID
+	keyChangeType
+	keyCode
+	keyMessage
+	keyUser
+	keyRole
+	keyRows
+	keyOldValues
+	keyBatchControl
+)
+
+// fastMaxDepth bounds nesting inside rows. encoding/json allows 10000; deeper
+// rows are simply left to it.
+const fastMaxDepth = 512
+
+// strPlain marks the bytes a JSON string may hold as they are: not a quote,
+// not a backslash, not a control character.
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// rowSpan locates one row in the payload.
+type rowSpan struct {
+	start, end int
+	old        bool // an old_values row
+}
+
+// fastScan is a strict JSON reader: every method returns false on input
+// encoding/json would reject, and may also return false on valid input it
+// does not care to handle.
+type fastScan struct {
+	b []byte
+	i int
+}
+
+func (s *fastScan) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *fastScan) consume(c byte) bool {
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+func (s *fastScan) peek() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+// str reads a string at the cursor and returns its raw contents (without the
+// quotes) and whether it holds escapes. Escapes are checked strictly.
+func (s *fastScan) str() (raw []byte, escaped, ok bool) {
+	if !s.consume('"') {
+		return nil, false, false
+	}
+	start := s.i
+	b := s.b
+	for {
+		for s.i < len(b) && strPlain[b[s.i]] {
+			s.i++
+		}
+		if s.i >= len(b) {
+			return nil, false, false
+		}
+		switch b[s.i] {
+		case '"':
+			raw = b[start:s.i]
+			s.i++
+			return raw, escaped, true
+		case '\\':
+			escaped = true
+			s.i++
+			if s.i >= len(b) {
+				return nil, false, false
+			}
+			switch b[s.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.i++
+			case 'u':
+				if s.i+4 >= len(b) {
+					return nil, false, false
+				}
+				for _, h := range b[s.i+1 : s.i+5] {
+					if !isHex(h) {
+						return nil, false, false
+					}
+				}
+				s.i += 5
+			default:
+				return nil, false, false
+			}
+		default: // control character
+			return nil, false, false
+		}
+	}
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// number reads a number with the JSON grammar
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? and reports whether it is
+// a plain integer (no fraction, no exponent).
+func (s *fastScan) number() (integer, ok bool) {
+	b := s.b
+	s.consume('-')
+	switch {
+	case s.consume('0'):
+	case s.i < len(b) && '1' <= b[s.i] && b[s.i] <= '9':
+		for s.i < len(b) && isDigit(b[s.i]) {
+			s.i++
+		}
+	default:
+		return false, false
+	}
+	integer = true
+	if s.consume('.') {
+		integer = false
+		if !s.digits() {
+			return false, false
+		}
+	}
+	if s.consume('e') || s.consume('E') {
+		integer = false
+		if !s.consume('+') {
+			s.consume('-')
+		}
+		if !s.digits() {
+			return false, false
+		}
+	}
+	return integer, true
+}
+
+// digits reads one or more decimal digits.
+func (s *fastScan) digits() bool {
+	start := s.i
+	for s.i < len(s.b) && isDigit(s.b[s.i]) {
+		s.i++
+	}
+	return s.i > start
+}
+
+// literal reads word (true, false or null) at the cursor.
+func (s *fastScan) literal(word string) bool {
+	if len(s.b)-s.i >= len(word) && string(s.b[s.i:s.i+len(word)]) == word {
+		s.i += len(word)
+		return true
+	}
+	return false
+}
+
+// value checks one JSON value of any kind, nested at most fastMaxDepth deep.
+func (s *fastScan) value(depth int) bool {
+	switch c := s.peek(); {
+	case c == '"':
+		_, _, ok := s.str()
+		return ok
+	case c == '{':
+		return s.object(depth + 1)
+	case c == '[':
+		if depth+1 > fastMaxDepth {
+			return false
+		}
+		s.i++
+		s.ws()
+		if s.consume(']') {
+			return true
+		}
+		for {
+			s.ws()
+			if !s.value(depth + 1) {
+				return false
+			}
+			s.ws()
+			if s.consume(',') {
+				continue
+			}
+			return s.consume(']')
+		}
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || isDigit(c):
+		_, ok := s.number()
+		return ok
+	default:
+		return false
+	}
+}
+
+// object checks an object at the cursor.
+func (s *fastScan) object(depth int) bool {
+	if depth > fastMaxDepth || !s.consume('{') {
+		return false
+	}
+	s.ws()
+	if s.consume('}') {
+		return true
+	}
+	for {
+		s.ws()
+		if _, _, ok := s.str(); !ok {
+			return false
+		}
+		s.ws()
+		if !s.consume(':') {
+			return false
+		}
+		s.ws()
+		if !s.value(depth) {
+			return false
+		}
+		s.ws()
+		if s.consume(',') {
+			continue
+		}
+		return s.consume('}')
+	}
+}
+
+// key reads an object key for the message decoder: unescaped only.
+func (s *fastScan) key() ([]byte, bool) {
+	s.ws()
+	k, escaped, ok := s.str()
+	if !ok || escaped {
+		return nil, false
+	}
+	s.ws()
+	if !s.consume(':') {
+		return nil, false
+	}
+	s.ws()
+	return k, true
+}
+
+// next reads what follows a member: true with more=true after a comma,
+// more=false after the closing brace.
+func (s *fastScan) next() (more, ok bool) {
+	s.ws()
+	if s.consume(',') {
+		return true, true
+	}
+	return false, s.consume('}')
+}
+
+// stringField reads a string value as encoding/json would store it in a Go
+// string.
+func (s *fastScan) stringField() (string, bool) {
+	start := s.i
+	raw, escaped, ok := s.str()
+	if !ok {
+		return "", false
+	}
+	if !escaped && utf8.Valid(raw) {
+		return intern(raw), true
+	}
+	// Escapes, or invalid UTF-8 that encoding/json replaces: let it unquote
+	// this one string.
+	var v string
+	if json.Unmarshal(s.b[start:s.i], &v) != nil {
+		return "", false
+	}
+	return v, true
+}
+
+// intern returns the constant for the usual tag values, so they cost no
+// allocation.
+func intern(b []byte) string {
+	switch string(b) {
+	case TypeChange:
+		return TypeChange
+	case TypeInitialDataBatch:
+		return TypeInitialDataBatch
+	case TypeError:
+		return TypeError
+	case ChangeInsert:
+		return ChangeInsert
+	case ChangeUpdate:
+		return ChangeUpdate
+	case ChangeDelete:
+		return ChangeDelete
+	case StatusReady:
+		return StatusReady
+	case StatusLoading:
+		return StatusLoading
+	case StatusLoadingBatch:
+		return StatusLoadingBatch
+	}
+	return string(b)
+}
+
+// rowArray reads an array of objects, appending each element's span.
+func (s *fastScan) rowArray(spans []rowSpan, old bool) ([]rowSpan, bool) {
+	if !s.consume('[') {
+		return spans, false
+	}
+	s.ws()
+	if s.consume(']') {
+		return spans, true
+	}
+	for {
+		s.ws()
+		start := s.i
+		// depth: message object (1), array (2), row (3).
+		if !s.object(3) {
+			return spans, false
+		}
+		spans = append(spans, rowSpan{start: start, end: s.i, old: old})
+		s.ws()
+		if s.consume(',') {
+			continue
+		}
+		return spans, s.consume(']')
+	}
+}
+
+// batchControl reads a batch_control object.
+func (s *fastScan) batchControl() (*BatchControl, bool) {
+	if !s.consume('{') {
+		return nil, false
+	}
+	bc := new(BatchControl)
+	s.ws()
+	if s.consume('}') {
+		return bc, true
+	}
+	var seen uint8
+	for {
+		k, ok := s.key()
+		if !ok {
+			return nil, false
+		}
+		var bit uint8
+		switch string(k) {
+		case "batch_num":
+			bit = 1
+			start := s.i
+			if integer, ok := s.number(); !ok || !integer || s.b[start] == '-' {
+				return nil, false
+			}
+			var n uint64
+			for _, c := range s.b[start:s.i] {
+				n = n*10 + uint64(c-'0')
+				if n > math.MaxUint32 {
+					return nil, false
+				}
+			}
+			bc.BatchNum = uint32(n)
+		case "has_more":
+			bit = 2
+			switch {
+			case s.literal("true"):
+				bc.HasMore = true
+			case s.literal("false"):
+				bc.HasMore = false
+			default:
+				return nil, false
+			}
+		case "status":
+			bit = 4
+			if bc.Status, ok = s.stringField(); !ok {
+				return nil, false
+			}
+		case "last_seq_id":
+			bit = 8
+			if s.literal("null") {
+				bc.LastSeqID = nil
+				break
+			}
+			start := s.i
+			switch c := s.peek(); {
+			case c == '"':
+				_, _, ok = s.str()
+			case c == '-' || isDigit(c):
+				_, ok = s.number()
+			default:
+				ok = false
+			}
+			if !ok {
+				return nil, false
+			}
+			v := new(SeqID)
+			if v.UnmarshalJSON(s.b[start:s.i]) != nil {
+				return nil, false // encoding/json reports it
+			}
+			bc.LastSeqID = v
+		default:
+			return nil, false
+		}
+		if seen&bit != 0 {
+			return nil, false
+		}
+		seen |= bit
+		more, ok := s.next()
+		if !ok {
+			return nil, false
+		}
+		if !more {
+			return bc, true
+		}
+	}
+}
+
+// decodeServerFast decodes payload into m (which the caller has zeroed) when
+// the payload has a shape it handles. It returns false otherwise, leaving m
+// in an unspecified state. Rows never alias payload.
+func decodeServerFast(payload []byte, m *ServerMessage) bool {
+	s := fastScan{b: payload}
+	s.ws()
+	if !s.consume('{') {
+		return false
+	}
+	var spanBuf [8]rowSpan
+	spans := spanBuf[:0]
+	var seen uint16
+	s.ws()
+	if !s.consume('}') {
+		for {
+			k, ok := s.key()
+			if !ok {
+				return false
+			}
+			var bit uint16
+			var str *string
+			switch string(k) {
+			case "type":
+				bit, str = keyType, &m.Type
+			case "subscription_id":
+				bit, str = keySubscriptionID, &m.SubscriptionID
+			case "change_type":
+				bit, str = keyChangeType, &m.ChangeType
+			case "code":
+				bit, str = keyCode, &m.Code
+			case "message":
+				bit, str = keyMessage, &m.Message
+			case "user":
+				bit, str = keyUser, &m.User
+			case "role":
+				bit, str = keyRole, &m.Role
+			case "rows":
+				bit = keyRows
+				if spans, ok = s.rowArray(spans, false); !ok {
+					return false
+				}
+			case "old_values":
+				bit = keyOldValues
+				if spans, ok = s.rowArray(spans, true); !ok {
+					return false
+				}
+			case "batch_control":
+				bit = keyBatchControl
+				if m.BatchControl, ok = s.batchControl(); !ok {
+					return false
+				}
+			default:
+				return false
+			}
+			if seen&bit != 0 {
+				return false
+			}
+			seen |= bit
+			if str != nil {
+				if *str, ok = s.stringField(); !ok {
+					return false
+				}
+			}
+			more, ok := s.next()
+			if !ok {
+				return false
+			}
+			if !more {
+				break
+			}
+		}
+	}
+	s.ws()
+	if s.i != len(s.b) {
+		return false
+	}
+	if seen&(keyRows|keyOldValues) == 0 {
+		return true
+	}
+	// One copy of the stretch of payload holding the rows, one slice for
+	// both row lists.
+	nOld := 0
+	for _, sp := range spans {
+		if sp.old {
+			nOld++
+		}
+	}
+	var data []byte
+	lo := 0
+	if len(spans) > 0 {
+		lo = spans[0].start
+		data = make([]byte, spans[len(spans)-1].end-lo)
+		copy(data, payload[lo:])
+	}
+	all := make([]Row, len(spans))
+	nNew := len(spans) - nOld
+	var rows, old []Row
+	if seen&keyRows != 0 {
+		rows = all[:0:nNew]
+	}
+	if seen&keyOldValues != 0 {
+		old = all[nNew:nNew:len(all)]
+	}
+	for _, sp := range spans {
+		r := Row(data[sp.start-lo : sp.end-lo : sp.end-lo])
+		if sp.old {
+			old = append(old, r)
+		} else {
+			rows = append(rows, r)
+		}
+	}
+	m.Rows, m.OldValues = rows, old
+	return true
+}

@@ -1,0 +1,218 @@
+package wire_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/kalamgo/kalam/transport/wire"
+)
+
+// fastFrames are frames the fast path must take (checked by
+// TestDecodeServerFastCovers), so the differential test really exercises it.
+var fastFrames = []string{
+	changeFrame,
+	`{"type":"change","subscription_id":"orders_live","change_type":"update","rows":[{"id":"2","status":"paid","_seq":"309840124000000123"}],"old_values":[{"id":"2","status":"open","_seq":"309840123999999999"}]}`,
+	`{"type":"change","subscription_id":"orders_live","change_type":"delete","old_values":[{"id":"2","status":"paid","_seq":"309840124000000456","_deleted":true}]}`,
+	`{"type":"change","subscription_id":"events","change_type":"delete","old_values":[{"row_id":"r-17"}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":1},{"b":[1,2,{"c":null}]},{}]}`,
+	"\r\n\t {\n \"type\" : \"change\" ,\"subscription_id\"\t:\"s\",\"change_type\":\"insert\",\"rows\" : [ {\"x\" : -0.5e+10 } , {\"y\":\"\\u00e9\\n\\\"\"} ] } \n",
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert"}`,
+	`{"type":"change","subscription_id":"s","change_type":"upsert","rows":[{}]}`,
+	`{"type":"change","subscription_id":"caf\u00e9","change_type":"insert","rows":[{"_seq":"1"}]}`,
+	`{"type":"change","subscription_id":"café ☕","change_type":"insert","rows":[{"n":"日本語","e":"\ud83d\ude00"}]}`,
+	"{\"type\":\"change\",\"subscription_id\":\"bad\xffutf8\",\"change_type\":\"insert\",\"rows\":[{\"raw\":\"\xfe\xff\"}]}",
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":1,"a":2}]}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[{}],"batch_control":{"last_seq_id":"\u0031"}}`,
+	`{"type":"change","subscription_id":"s\ud800x","change_type":"insert","rows":[{}]}`,
+	`{"type":"initial_data_batch","subscription_id":"orders_live","rows":[{"id":"1","status":"open","_seq":"309840123456789504","_deleted":false}],"batch_control":{"batch_num":0,"has_more":true,"status":"loading","last_seq_id":309840123456789504}}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[],"batch_control":{"batch_num":4294967295,"has_more":false,"status":"ready","last_seq_id":null}}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[{}],"batch_control":{"batch_num":3,"has_more":false,"status":"loading_batch","last_seq_id":"-42"}}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[{}],"batch_control":{}}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[{}]}`,
+	`{"type":"error","subscription_id":"subscribe","code":"INVALID_SQL","message":"bad \"sql\"\tnear\u0000 x"}`,
+	`{"type":"auth_error","message":"Invalid credentials"}`,
+	`{"type":"nouveau","subscription_id":"s"}`,
+	`{"type":"","user":"u","role":"r"}`,
+	`{}`,
+	` {"type":"change"} `,
+}
+
+// slowFrames are valid or invalid payloads the fast path must leave to
+// encoding/json; together with fastFrames they seed the fuzz target.
+var slowFrames = []string{
+	// other keys and case variants
+	`{"Type":"change","subscription_id":"s","change_type":"insert","rows":[{}]}`,
+	`{"type":"change","SUBSCRIPTION_ID":"s","change_type":"insert","rows":[{}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{}],"extra":1}`,
+	`{"\u0074ype":"change","subscription_id":"s","change_type":"insert","rows":[{}]}`,
+	`{"type":"subscription_ack","subscription_id":"s","total_rows":0,"batch_control":{"batch_num":0,"has_more":false,"status":"ready","last_seq_id":null},"schema":[]}`,
+	`{"type":"auth_success","user":"a","role":"user","protocol":{"serialization":"json","compression":"gzip"}}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[{}],"batch_control":{"Batch_Num":1}}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[{}],"batch_control":{"batch_num":1,"extra":2}}`,
+	// duplicate keys
+	`{"type":"change","type":"error","subscription_id":"s","code":"X"}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":1}],"rows":[{"b":2}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":1}],"rows":null}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[{}],"batch_control":{"batch_num":1,"batch_num":2}}`,
+	// nulls and wrong kinds
+	`{"type":null,"subscription_id":"s"}`,
+	`{"type":"change","subscription_id":null,"change_type":"insert","rows":[{}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":null}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[null]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[1,"x",{}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":{}}`,
+	`{"type":"change","subscription_id":7,"change_type":"insert","rows":[{}]}`,
+	`{"type":true}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[{}],"batch_control":null}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[{}],"batch_control":{"batch_num":-1}}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[{}],"batch_control":{"batch_num":4294967296}}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[{}],"batch_control":{"batch_num":1.0}}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[{}],"batch_control":{"batch_num":1e2}}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[{}],"batch_control":{"batch_num":"1"}}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[{}],"batch_control":{"has_more":null}}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[{}],"batch_control":{"has_more":1}}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[{}],"batch_control":{"last_seq_id":1.5}}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[{}],"batch_control":{"last_seq_id":"x"}}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[{}],"batch_control":{"last_seq_id":99999999999999999999}}`,
+	`{"type":"initial_data_batch","subscription_id":"s","rows":[{}],"batch_control":{"last_seq_id":true}}`,
+	// invalid JSON: trailing garbage, truncation, bad escapes, bad numbers
+	changeFrame + `x`,
+	changeFrame + `{}`,
+	changeFrame[:len(changeFrame)-1],
+	changeFrame[:len(changeFrame)/2],
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":"\x"}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":"\u12"}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":"tab	in"}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":01}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":1.}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":-}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":1e}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":+1}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":tru}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":truex}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":NaN}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":[1,]}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":1,}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{},]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{1:2}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a"}]}`,
+	`{"type":"change","subscription_id":"s",}`,
+	`{"type":"change" "subscription_id":"s"}`,
+	`{"type":"change"`,
+	`{"type":"chan`,
+	`{"type`,
+	`{`,
+	``,
+	`   `,
+	`null`,
+	`[]`,
+	`"change"`,
+	"\ufeff{\"type\":\"change\"}",
+	"{\"type\":\"change\"}\x00",
+	"{\"type\":\"change\"\v}",
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":` + strings.Repeat("[", 600) + strings.Repeat("]", 600) + `}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}]}`,
+}
+
+// decodeBoth runs DecodeServer and the encoding/json path on data and fails
+// t when they disagree.
+func decodeBoth(t *testing.T, data []byte) (fast bool) {
+	t.Helper()
+	in := append([]byte(nil), data...)
+	var got, want wire.ServerMessage
+	errGot := wire.DecodeServer(in, &got)
+	errWant := wire.DecodeServerStd(append([]byte(nil), data...), &want)
+	var probe wire.ServerMessage
+	fast = wire.DecodeServerFast(append([]byte(nil), data...), &probe)
+
+	if (errGot == nil) != (errWant == nil) ||
+		errGot != nil && (errGot.Error() != errWant.Error() || errors.Is(errGot, wire.ErrUnknownType) != errors.Is(errWant, wire.ErrUnknownType)) {
+		t.Fatalf("input %q (fast=%v): error %v, encoding/json says %v", data, fast, errGot, errWant)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("input %q (fast=%v):\n got %#v\nwant %#v", data, fast, got, want)
+	}
+	if fast && !json.Valid(data) {
+		t.Fatalf("fast path accepted invalid JSON %q", data)
+	}
+	// The rows own their bytes: scribbling over the payload, or appending to
+	// one row, leaves every row as it was.
+	rows := append(append([]wire.Row(nil), got.Rows...), got.OldValues...)
+	saved := make([]string, len(rows))
+	for i, r := range rows {
+		saved[i] = string(r)
+	}
+	for i := range in {
+		in[i] = '#'
+	}
+	for i, r := range rows {
+		_ = append(r, "!!!!"...)
+		if string(r) != saved[i] {
+			t.Fatalf("input %q: row %d changed to %q", data, i, r)
+		}
+	}
+	return fast
+}
+
+func TestDecodeServerMatchesStd(t *testing.T) {
+	all := append(append([]string(nil), fastFrames...), slowFrames...)
+	for _, ex := range serverExamples {
+		all = append(all, ex.frame)
+	}
+	for _, s := range all {
+		decodeBoth(t, []byte(s))
+	}
+}
+
+// TestDecodeServerFastCovers pins which frames take the fast path, so a
+// change that quietly sends everything to encoding/json fails here.
+func TestDecodeServerFastCovers(t *testing.T) {
+	for _, s := range fastFrames {
+		if !decodeBoth(t, []byte(s)) {
+			t.Errorf("fast path refused %q", s)
+		}
+	}
+	for _, s := range slowFrames {
+		if decodeBoth(t, []byte(s)) {
+			t.Errorf("fast path took %q", s)
+		}
+	}
+}
+
+// TestDecodeServerRowsShareOneCopy checks the allocation plan: the rows of a
+// frame are slices of one private copy, each capped at its own end.
+func TestDecodeServerRowsShareOneCopy(t *testing.T) {
+	frame := []byte(fastFrames[1])
+	var m wire.ServerMessage
+	if err := wire.DecodeServer(frame, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range append(append([]wire.Row(nil), m.Rows...), m.OldValues...) {
+		if cap(r) != len(r) {
+			t.Errorf("row %q has spare capacity %d", r, cap(r)-len(r))
+		}
+		if i := bytes.Index(frame, r); i < 0 || &frame[i] == &r[0] {
+			t.Errorf("row %q aliases the payload or is missing", r)
+		}
+	}
+}
+
+// FuzzDecodeServerMatchesStd checks DecodeServer against encoding/json alone
+// on arbitrary payloads: the same message (rows byte for byte), the same
+// error, and the fast path only ever accepts valid JSON.
+func FuzzDecodeServerMatchesStd(f *testing.F) {
+	for _, s := range fastFrames {
+		f.Add([]byte(s))
+	}
+	for _, s := range slowFrames {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		decodeBoth(t, data)
+	})
+}
