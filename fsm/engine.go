@@ -832,6 +832,14 @@ func (e *Engine) onSubMessage(s *sub, m *wire.ServerMessage) error {
 			e.endSub(s, ErrDraining)
 		}
 	case wire.TypeChange:
+		if s.sentOpts && s.phase != phaseLive {
+			// A subscribe with options makes the server hold changes back
+			// until the last snapshot batch is out. A change before that
+			// belongs to an earlier incarnation of this id on the same
+			// socket (paused and resumed): the replay covers it, and taking
+			// it would move the position past rows the replay still owes.
+			return nil
+		}
 		var ev Event
 		var primary []wire.Row
 		switch m.ChangeType {

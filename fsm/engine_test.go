@@ -394,6 +394,7 @@ func TestSameSQLTwiceIsTwoSubscriptions(t *testing.T) {
 		t.Fatalf("duplicate id = %v", err)
 	}
 	h.frame(ackJSON("s2", false, 0))
+	h.frame(batchJSON("s2", 0, false)) // an empty snapshot; then changes flow
 	effs = h.frame(changeJSON("s2", "insert", 1000))
 	if d := must[Deliver](h, effs); d.Sub != "s2" {
 		t.Fatalf("delivered to %q", d.Sub)
@@ -697,7 +698,11 @@ func TestPauseRewindsAndResumeReplays(t *testing.T) {
 		t.Fatalf("resume subscribe = %+v", m.Subscription)
 	}
 	h.state(StateLive)
+	// Changes queued for the paused incarnation may still arrive, even
+	// after the new ack: they must not move the position past the replay.
+	none[Deliver](h, h.frame(changeJSON("s1", "insert", 600)))
 	h.frame(ackJSON("s1", false, 600))
+	none[Deliver](h, h.frame(changeJSON("s1", "insert", 600)))
 	d := must[Deliver](h, h.frame(batchJSON("s1", 0, false, 500, 600)))
 	if len(d.Event.Rows) != 2 || d.Event.Seq != 600 {
 		t.Fatalf("replay = %+v", d.Event)
