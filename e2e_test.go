@@ -798,3 +798,57 @@ func (s *syncBuffer) String() string {
 }
 
 func slicesSort(s []string) { slices.Sort(s) }
+
+// TestSlowConsumerUnderABurstLosesNothing: a consumer that reads slower than
+// a burst arrives makes its subscription pause and resume many times on the
+// same socket while changes for it are still queued; every row still
+// arrives exactly once, in order.
+func TestSlowConsumerUnderABurstLosesNothing(t *testing.T) {
+	e := newEnv(t, kalamtest.Config{}, false)
+	c := e.client(func(cfg *kalam.Config) { cfg.EventBuffer = 8 })
+	ctx := ctxT(t, 60*time.Second)
+	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{NoSnapshot: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batches, per = 20, 100
+	var want []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for b := range batches {
+			var sql strings.Builder
+			sql.WriteString("INSERT INTO app.orders (id, status) VALUES ")
+			for i := range per {
+				id := b*per + i + 1
+				want = append(want, fmt.Sprint(id))
+				if i > 0 {
+					sql.WriteString(", ")
+				}
+				fmt.Fprintf(&sql, "(%d, 'open')", id)
+			}
+			if _, err := e.srv.Exec(ctx, "alice", sql.String()); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	seen := map[string]int{}
+	var evs []kalam.Event
+	for ev, err := range sub.Events(ctx) {
+		if err != nil {
+			t.Fatalf("after %d rows: %v", len(seen), err)
+		}
+		evs = append(evs, ev)
+		for _, id := range ids([]kalam.Event{ev}) {
+			seen[id]++
+		}
+		time.Sleep(20 * time.Microsecond) // slower than the burst
+		if len(seen) == batches*per {
+			break
+		}
+	}
+	<-done
+	exactlyOnce(t, evs, want...)
+	checkOrder(t, evs)
+}
