@@ -1,13 +1,10 @@
 package browser
 
 import (
-	"bytes"
-	"compress/gzip"
-	"os"
+	"fmt"
+	"os/exec"
 	"sync"
 	"testing"
-
-	"github.com/andybalholm/brotli"
 )
 
 // brotliBudget is the most the browser build may weigh, brotli-compressed
@@ -45,19 +42,20 @@ func measure(tb testing.TB) sizes {
 }
 
 func compressSizes(tb testing.TB, path string) sizes {
-	b, err := os.ReadFile(path)
+	tb.Helper()
+	goBin, err := exec.LookPath("go")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var gz bytes.Buffer
-	gw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-	gw.Write(b)
-	gw.Close()
-	var br bytes.Buffer
-	bw := brotli.NewWriterLevel(&br, brotli.BestCompression)
-	bw.Write(b)
-	bw.Close()
-	return sizes{raw: len(b), gzip: gz.Len(), brotli: br.Len()}
+	out, err := exec.Command(goBin, "run", "./internal/wasmsize", path).Output()
+	if err != nil {
+		tb.Fatalf("wasmsize: %v", err)
+	}
+	var s sizes
+	if _, err := fmt.Sscan(string(out), &s.raw, &s.gzip, &s.brotli); err != nil {
+		tb.Fatalf("wasmsize printed %q: %v", out, err)
+	}
+	return s
 }
 
 // TestWasmSize fails when the brotli-compressed build grows past the
