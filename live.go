@@ -115,7 +115,7 @@ type Subscription struct {
 	c   *Client
 	id  string
 	sql string
-	ch  chan fsm.Event
+	q   *eventQueue
 	// done is closed by the loop after the final event is set.
 	done  chan struct{}
 	final fsm.Event
@@ -152,7 +152,7 @@ func (c *Client) Live(ctx context.Context, sql string, opts LiveOptions) (*Subsc
 	if id == "" {
 		id = "kalam-" + strconv.FormatUint(c.nextSub.Add(1), 10)
 	}
-	s := &Subscription{c: c, id: id, sql: sql, ch: make(chan fsm.Event, c.cfg.EventBuffer), done: make(chan struct{})}
+	s := &Subscription{c: c, id: id, sql: sql, q: newEventQueue(c.cfg.EventBuffer), done: make(chan struct{})}
 	in := fsm.Subscribe{ID: id, SQL: sql, Options: wopts, Wait: opts.Wait}
 	err = c.do(ctx, in, func() {
 		if c.subs[id] == nil {
@@ -188,19 +188,18 @@ func (c *Client) deliver(d fsm.Deliver) {
 	if s.lagging {
 		return // dropped: the resume after the pause replays it
 	}
-	select {
-	case s.ch <- ev:
+	if s.q.push(ev) {
 		if hasRows(ev) {
 			s.lastQueued, s.hasQueued = ev.Seq, true
 		}
-	default:
-		// The consumer lags. Everything after the last buffered row will be
-		// replayed once it catches up.
-		s.lagging = true
-		s.resumeAsked.Store(false)
-		c.log.Debug("kalam: subscription paused for a slow consumer", "id", s.id, "buffered", len(s.ch))
-		c.followups = append(c.followups, fsm.Pause{ID: s.id, Position: s.lastQueued, HasPosition: s.hasQueued})
+		return
 	}
+	// The consumer lags. Everything after the last buffered row will be
+	// replayed once it catches up.
+	s.lagging = true
+	s.resumeAsked.Store(false)
+	c.log.Debug("kalam: subscription paused for a slow consumer", "id", s.id, "buffered", s.q.len())
+	c.followups = append(c.followups, fsm.Pause{ID: s.id, Position: s.lastQueued, HasPosition: s.hasQueued})
 }
 
 func hasRows(ev fsm.Event) bool { return len(ev.Rows) > 0 || len(ev.OldValues) > 0 }
@@ -218,24 +217,17 @@ func (s *Subscription) Events(ctx context.Context) iter.Seq2[Event, error] {
 		}
 		defer s.iterating.Store(false)
 		for {
-			var fe fsm.Event
-			select {
-			case fe = <-s.ch:
-			default:
+			fe, ok := s.q.pop()
+			if !ok {
 				select {
-				case fe = <-s.ch:
+				case <-s.q.ready:
+					continue
 				case <-s.done:
 					// Nothing more is queued after done: flush, then the end.
-					for {
-						select {
-						case fe = <-s.ch:
-							if !s.yield(fe, yield) {
-								return
-							}
-							continue
-						default:
+					for fe, ok := s.q.pop(); ok; fe, ok = s.q.pop() {
+						if !s.yield(fe, yield) {
+							return
 						}
-						break
 					}
 					if s.final.Err != nil {
 						yield(Event{Kind: s.final.Kind, Seq: s.final.Seq}, s.final.Err)
@@ -262,7 +254,7 @@ func (s *Subscription) yield(fe fsm.Event, yield func(Event, error) bool) bool {
 // maybeResume asks the loop to resume a paused subscription once the
 // consumer has emptied most of the buffer.
 func (s *Subscription) maybeResume() {
-	if len(s.ch) > cap(s.ch)/4 || !s.resumeAsked.CompareAndSwap(false, true) {
+	if s.q.len() > s.q.limit/4 || !s.resumeAsked.CompareAndSwap(false, true) {
 		return
 	}
 	c := s.c
