@@ -190,3 +190,40 @@ func byNumber(a, b string) int {
 	y, _ := strconv.Atoi(b)
 	return x - y
 }
+
+// TestBrowserPushedAuthAndNamespace covers a client without a provider or
+// a namespace: live fails with NO_NAMESPACE, then NO_CREDENTIALS, until
+// setNamespace and updateAuth supply them.
+func TestBrowserPushedAuthAndNamespace(t *testing.T) {
+	w := newWorld(t, kalamtest.Config{})
+	tab := newTab(t)
+	tab.navigate(w.page.URL + "/")
+	tab.run(`(async () => {
+		T.client = await T.kalam.createClient({
+			url: "/",
+			onStateChange: (t) => T.states.push(t.to),
+		});
+	})()`)
+	liveCode := `T.errorCode(async () => { for await (const ev of T.client.live("SELECT * FROM orders")) {} })`
+	if code := eval[string](tab, liveCode); code != "NO_NAMESPACE" {
+		t.Fatalf("live without a namespace: code %q, want NO_NAMESPACE", code)
+	}
+	tab.run(`T.client.setNamespace("app")`)
+	if ns := eval[string](tab, `T.client.namespace()`); ns != "app" {
+		t.Fatalf("namespace = %q", ns)
+	}
+	if code := eval[string](tab, liveCode); code != "NO_CREDENTIALS" {
+		t.Fatalf("live without credentials: code %q, want NO_CREDENTIALS", code)
+	}
+	// The application logs in by itself and pushes the tokens.
+	tab.run(fmt.Sprintf(`(async () => {
+		const r = await fetch("/v1/api/auth/login", {method: "POST", headers: {"content-type": "application/json"},
+			body: JSON.stringify({user: "alice", password: %q})});
+		await T.client.updateAuth(await r.json());
+	})()`, alicePassword))
+	tab.waitFor(`T.client.state === "Authed"`, 5*time.Second)
+	w.write(t, "INSERT INTO app.orders (id, status) VALUES (7, 'open')")
+	tab.run(`T.live("SELECT * FROM orders")`)
+	tab.waitFor(`T.client.state === "Live" && T.ids(["snapshot"]).includes("7")`, 10*time.Second)
+	tab.run(`T.client.close()`)
+}

@@ -162,14 +162,14 @@ func errorCode(err error) string {
 	if errors.As(err, &se) {
 		return "SERVER"
 	}
-	var te *kalam.TransitionError
-	if errors.As(err, &te) {
-		return "REFUSED"
-	}
 	for _, c := range codes {
 		if errors.Is(err, c.err) {
 			return c.code
 		}
+	}
+	var te *kalam.TransitionError
+	if errors.As(err, &te) {
+		return "REFUSED" // a refusal no sentinel above names
 	}
 	var ce *jsCallbackError
 	if errors.As(err, &ce) {
