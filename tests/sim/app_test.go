@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -64,12 +65,17 @@ type appSub struct {
 	lastApplied int64
 }
 
+var errSuspended = errors.New("sim: the application is suspended")
+
 func newApp(s *Sim) *app {
 	return &app{s: s, subs: map[string]*appSub{}, pending: map[uint64]bool{}}
 }
 
 // command feeds an application command and returns the engine's verdict.
 func (a *app) command(in fsm.Input) error {
+	if a.s.suspended() {
+		return errSuspended // the application is frozen with the client
+	}
 	d, isDrain := in.(fsm.Drain)
 	first := isDrain && !a.s.drainAsked
 	if first {
@@ -85,6 +91,10 @@ func (a *app) command(in fsm.Input) error {
 
 func (a *app) drain(d time.Duration) {
 	if a.s.isClosed {
+		return
+	}
+	if a.s.suspended() {
+		a.s.at(a.s.suspendedUntil+time.Millisecond, func() { a.drain(d) })
 		return
 	}
 	a.command(fsm.Drain{Deadline: a.s.now + d})
@@ -315,6 +325,9 @@ func (a *app) scheduleConsumer(sub *appSub) {
 // consume takes up to n events from the buffer and applies them to the
 // consumer's view; once the buffer is low a lagging subscription resumes.
 func (a *app) consume(sub *appSub, n int) {
+	if a.s.suspended() {
+		return
+	}
 	for ; n > 0 && len(sub.buf) > 0; n-- {
 		ev := sub.buf[0]
 		sub.buf = sub.buf[1:]

@@ -32,12 +32,13 @@ type checker struct {
 	dialStep       map[uint64]int    // the step that emitted each epoch's Dial
 	findings       map[string]string // finding name → first occurrence
 	regs           map[uint64]map[string]*ssub
+	closedSeen     map[uint64]bool // epochs whose SocketClosed the engine was fed
 	bulk           int
 }
 
 func newChecker() *checker {
 	return &checker{n: map[string]int64{}, authTok: map[uint64]string{}, queryTok: map[uint64]string{},
-		knownRefused: map[string]bool{}, refusedAt: map[string]int{}, querySends: map[uint64]int{}, refusedOnRetry: map[string]bool{}, dialStep: map[uint64]int{}, findings: map[string]string{}, regs: map[uint64]map[string]*ssub{}}
+		knownRefused: map[string]bool{}, refusedAt: map[string]int{}, querySends: map[uint64]int{}, refusedOnRetry: map[string]bool{}, dialStep: map[uint64]int{}, findings: map[string]string{}, regs: map[uint64]map[string]*ssub{}, closedSeen: map[uint64]bool{}}
 }
 
 func (c *checker) count(name string) { c.n[name]++ }
@@ -174,7 +175,7 @@ func (c *checker) afterStep(s *Sim, in fsm.Input, cmdErr error, effs []fsm.Effec
 func (c *checker) epochSend(s *Sim, epoch uint64, what string) {
 	c.count("epoch_send")
 	l := s.links[epoch]
-	if epoch != s.eng.Epoch() || l == nil || !l.dialed || !l.driverHas || l.closedFed {
+	if epoch != s.eng.Epoch() || l == nil || !l.dialed || !l.driverHas || c.closedSeen[epoch] {
 		s.fail(fmt.Errorf("epoch_send: %s on epoch %d (current %d, link %+v)", what, epoch, s.eng.Epoch(), l))
 	}
 }

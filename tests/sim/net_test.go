@@ -72,9 +72,9 @@ func (s *Sim) dial(epoch uint64) {
 			s.step(fsm.Dialed{Epoch: epoch})
 			return
 		}
-		l.open, l.dialed = true, true
+		l.open = true
 		l.sc = s.srv.accept(l)
-		s.step(fsm.Dialed{Epoch: epoch})
+		s.step(fsm.Dialed{Epoch: epoch}) // the driver attaches the socket when it feeds this (observe)
 	})
 }
 
@@ -265,7 +265,7 @@ func (s *Sim) scheduleFaults() {
 
 func (s *Sim) fault() {
 	l := s.currentLink()
-	switch s.rng.IntN(11) {
+	switch s.rng.IntN(12) {
 	case 0, 1:
 		if l != nil {
 			s.logf("fault: drop epoch %d", l.epoch)
@@ -321,6 +321,10 @@ func (s *Sim) fault() {
 		})
 	case 9:
 		s.step(fsm.Wake{})
+	case 11:
+		if !s.drainAsked && !s.suspended() {
+			s.suspend(5*time.Second + s.jitter(2*time.Minute))
+		}
 	case 10:
 		if l != nil && l.sc != nil {
 			s.logf("fault: server sends garbage on epoch %d", l.epoch)

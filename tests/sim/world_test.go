@@ -84,7 +84,11 @@ type Sim struct {
 
 	followups []fsm.Input
 	faults    bool
-	quiet     bool // quiescence: the world heals and the application catches up
+	// A suspended process (a laptop lid, a frozen tab): inputs wait until
+	// it wakes, the rest of the world goes on.
+	suspendedUntil time.Duration
+	deferred       []fsm.Input
+	quiet          bool // quiescence: the world heals and the application catches up
 
 	// Credentials as the driver sees them.
 	resolveOut uint64 // outstanding ResolveCredentials request, 0 if none
@@ -247,6 +251,10 @@ func (s *Sim) beginQuiet() {
 	if s.isClosed || s.drainAsked {
 		return
 	}
+	if s.suspended() {
+		s.at(s.suspendedUntil+time.Millisecond, s.beginQuiet)
+		return
+	}
 	s.faults = false
 	s.quiet = true
 	s.logf("quiescence")
@@ -323,6 +331,10 @@ func (s *Sim) afterClosed() {
 // step feeds one input the way the native driver does (client.step):
 // observe, Step, carry out the effects, then the follow-ups they queued.
 func (s *Sim) step(in fsm.Input) error {
+	if s.suspended() {
+		s.deferred = append(s.deferred, in)
+		return nil
+	}
 	err := s.stepOne(in)
 	for len(s.followups) > 0 && s.err == nil {
 		next := s.followups[0]
@@ -350,6 +362,13 @@ func (s *Sim) stepOne(in fsm.Input) error {
 // observe updates the driver's view before the engine sees an input.
 func (s *Sim) observe(in fsm.Input) {
 	switch in := in.(type) {
+	case fsm.Dialed:
+		// client.loop attaches the socket when it handles the dial's result.
+		if l := s.links[in.Epoch]; l != nil && l.driverHas {
+			l.dialed = true
+		}
+	case fsm.SocketClosed:
+		s.chk.closedSeen[in.Epoch] = true
 	case fsm.CredentialsResolved:
 		if in.Req == s.resolveOut {
 			s.resolveOut = 0
@@ -506,4 +525,31 @@ func describeEffects(effs []fsm.Effect) string {
 	}
 	b.WriteByte(']')
 	return b.String()
+}
+
+func (s *Sim) suspended() bool { return s.now < s.suspendedUntil }
+
+// suspend freezes the client for d: timers, frames and answers pile up and
+// are fed at once when it wakes, with Wake before or after them.
+func (s *Sim) suspend(d time.Duration) {
+	s.logf("fault: client suspended for %v", d)
+	s.suspendedUntil = s.now + d
+	s.at(s.suspendedUntil, func() {
+		s.suspendedUntil = 0
+		pending := s.deferred
+		s.deferred = nil
+		wakeFirst := s.rng.IntN(2) == 0
+		if wakeFirst {
+			s.step(fsm.Wake{})
+		}
+		for _, in := range pending {
+			if s.err != nil {
+				return
+			}
+			s.step(in)
+		}
+		if !wakeFirst {
+			s.step(fsm.Wake{})
+		}
+	})
 }
