@@ -57,19 +57,17 @@ type rowSpan struct {
 // encoding/json would reject, and may also return false on valid input it
 // does not care to handle.
 type fastScan struct {
-	b []byte
-	i int
+	b   []byte
+	i   int
+	max int // deepest nesting accepted; the outermost value is depth 1
 }
 
 func (s *fastScan) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
+	b, i := s.b, s.i
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
 	}
+	s.i = i
 }
 
 func (s *fastScan) consume(c byte) bool {
@@ -90,42 +88,39 @@ func (s *fastScan) peek() byte {
 // str reads a string at the cursor and returns its raw contents (without the
 // quotes) and whether it holds escapes. Escapes are checked strictly.
 func (s *fastScan) str() (raw []byte, escaped, ok bool) {
-	if !s.consume('"') {
+	// Locals, not s.i: the Go wasm port keeps them in wasm locals, while
+	// fields cost a memory load and store per byte.
+	b, i := s.b, s.i
+	if i >= len(b) || b[i] != '"' {
 		return nil, false, false
 	}
-	start := s.i
-	b := s.b
+	i++
+	start := i
 	for {
-		for s.i < len(b) && strPlain[b[s.i]] {
-			s.i++
+		for i < len(b) && strPlain[b[i]] {
+			i++
 		}
-		if s.i >= len(b) {
+		if i >= len(b) {
 			return nil, false, false
 		}
-		switch b[s.i] {
+		switch b[i] {
 		case '"':
-			raw = b[start:s.i]
-			s.i++
-			return raw, escaped, true
+			s.i = i + 1
+			return b[start:i], escaped, true
 		case '\\':
 			escaped = true
-			s.i++
-			if s.i >= len(b) {
+			i++
+			if i >= len(b) {
 				return nil, false, false
 			}
-			switch b[s.i] {
+			switch b[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.i++
+				i++
 			case 'u':
-				if s.i+4 >= len(b) {
+				if i+4 >= len(b) || !isHex(b[i+1]) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) {
 					return nil, false, false
 				}
-				for _, h := range b[s.i+1 : s.i+5] {
-					if !isHex(h) {
-						return nil, false, false
-					}
-				}
-				s.i += 5
+				i += 5
 			default:
 				return nil, false, false
 			}
@@ -145,43 +140,46 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? and reports whether it is
 // a plain integer (no fraction, no exponent).
 func (s *fastScan) number() (integer, ok bool) {
-	b := s.b
-	s.consume('-')
+	b, i := s.b, s.i
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
 	switch {
-	case s.consume('0'):
-	case s.i < len(b) && '1' <= b[s.i] && b[s.i] <= '9':
-		for s.i < len(b) && isDigit(b[s.i]) {
-			s.i++
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && '1' <= b[i] && b[i] <= '9':
+		for i < len(b) && isDigit(b[i]) {
+			i++
 		}
 	default:
 		return false, false
 	}
 	integer = true
-	if s.consume('.') {
+	if i < len(b) && b[i] == '.' {
 		integer = false
-		if !s.digits() {
+		i++
+		if i >= len(b) || !isDigit(b[i]) {
 			return false, false
 		}
-	}
-	if s.consume('e') || s.consume('E') {
-		integer = false
-		if !s.consume('+') {
-			s.consume('-')
+		for i < len(b) && isDigit(b[i]) {
+			i++
 		}
-		if !s.digits() {
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		integer = false
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || !isDigit(b[i]) {
 			return false, false
 		}
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
 	}
+	s.i = i
 	return integer, true
-}
-
-// digits reads one or more decimal digits.
-func (s *fastScan) digits() bool {
-	start := s.i
-	for s.i < len(s.b) && isDigit(s.b[s.i]) {
-		s.i++
-	}
-	return s.i > start
 }
 
 // literal reads word (true, false or null) at the cursor.
@@ -193,7 +191,8 @@ func (s *fastScan) literal(word string) bool {
 	return false
 }
 
-// value checks one JSON value of any kind, nested at most fastMaxDepth deep.
+// value checks one JSON value of any kind found at depth (the depth of the
+// object or array holding it), nested at most s.max deep.
 func (s *fastScan) value(depth int) bool {
 	switch c := s.peek(); {
 	case c == '"':
@@ -202,7 +201,7 @@ func (s *fastScan) value(depth int) bool {
 	case c == '{':
 		return s.object(depth + 1)
 	case c == '[':
-		if depth+1 > fastMaxDepth {
+		if depth+1 > s.max {
 			return false
 		}
 		s.i++
@@ -237,7 +236,7 @@ func (s *fastScan) value(depth int) bool {
 
 // object checks an object at the cursor.
 func (s *fastScan) object(depth int) bool {
-	if depth > fastMaxDepth || !s.consume('{') {
+	if depth > s.max || !s.consume('{') {
 		return false
 	}
 	s.ws()
@@ -452,7 +451,7 @@ func (s *fastScan) batchControl() (*BatchControl, bool) {
 // the payload has a shape it handles. It returns false otherwise, leaving m
 // in an unspecified state. Rows never alias payload.
 func decodeServerFast(payload []byte, m *ServerMessage) bool {
-	s := fastScan{b: payload}
+	s := fastScan{b: payload, max: fastMaxDepth}
 	s.ws()
 	if !s.consume('{') {
 		return false

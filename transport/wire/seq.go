@@ -104,7 +104,7 @@ const (
 // usually already validated by the frame decoder, but RowSeq does not rely
 // on it.
 func RowSeq(row Row) (seq SeqID, ok bool, err error) {
-	s := scanner{b: row}
+	s := fastScan{b: row, max: maxNesting}
 	s.ws()
 	if !s.consume('{') {
 		return 0, false, &DecodeError{Reason: "row is not a JSON object"}
@@ -115,9 +115,9 @@ func RowSeq(row Row) (seq SeqID, ok bool, err error) {
 		for {
 			s.ws()
 			keyStart := s.i
-			key, escaped, kerr := s.str()
-			if kerr != nil {
-				return 0, false, kerr
+			key, escaped, kok := s.str()
+			if !kok {
+				return 0, false, &DecodeError{Reason: "row: expected a valid string key"}
 			}
 			isSeq := string(key) == SeqColumn
 			if escaped {
@@ -130,8 +130,8 @@ func RowSeq(row Row) (seq SeqID, ok bool, err error) {
 			}
 			s.ws()
 			start := s.i
-			if verr := s.skipValue(0); verr != nil {
-				return 0, false, verr
+			if !s.value(1) {
+				return 0, false, &DecodeError{Reason: "row: invalid, truncated or too deeply nested value"}
 			}
 			if isSeq {
 				val = s.b[start:s.i]
@@ -146,7 +146,7 @@ func RowSeq(row Row) (seq SeqID, ok bool, err error) {
 			return 0, false, &DecodeError{Reason: "row: expected ',' or '}'"}
 		}
 	}
-	if val == nil || bytes.Equal(val, []byte("null")) {
+	if val == nil || string(val) == "null" {
 		return 0, false, nil
 	}
 	if val[0] != '"' && (val[0] < '0' || val[0] > '9') && val[0] != '-' {
@@ -201,131 +201,9 @@ func SeqCell(s SeqID) json.RawMessage {
 	return append(b, '"')
 }
 
-// scanner is a minimal, allocation-free JSON walker used by RowSeq.
-type scanner struct {
-	b []byte
-	i int
-}
-
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-func (s *scanner) consume(c byte) bool {
-	if s.i < len(s.b) && s.b[s.i] == c {
-		s.i++
-		return true
-	}
-	return false
-}
-
-// str reads a JSON string and returns its raw contents (between the quotes)
-// and whether it contained escapes.
-func (s *scanner) str() ([]byte, bool, error) {
-	if !s.consume('"') {
-		return nil, false, &DecodeError{Reason: "row: expected a string"}
-	}
-	start := s.i
-	escaped := false
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '\\':
-			escaped = true
-			s.i += 2
-		case c == '"':
-			out := s.b[start:s.i]
-			s.i++
-			return out, escaped, nil
-		case c < 0x20:
-			return nil, false, &DecodeError{Reason: "row: control character in string"}
-		default:
-			s.i++
-		}
-	}
-	return nil, false, &DecodeError{Reason: "row: unterminated string"}
-}
-
 // maxNesting matches encoding/json's depth limit, so RowSeq accepts every
 // row encoding/json accepts.
 const maxNesting = 10000
-
-func (s *scanner) skipValue(depth int) error {
-	if depth > maxNesting {
-		return &DecodeError{Reason: "row: nesting too deep"}
-	}
-	if s.i >= len(s.b) {
-		return &DecodeError{Reason: "row: truncated value"}
-	}
-	switch c := s.b[s.i]; {
-	case c == '"':
-		_, _, err := s.str()
-		return err
-	case c == '{' || c == '[':
-		closer := byte('}')
-		if c == '[' {
-			closer = ']'
-		}
-		s.i++
-		s.ws()
-		if s.consume(closer) {
-			return nil
-		}
-		for {
-			s.ws()
-			if c == '{' {
-				if _, _, err := s.str(); err != nil {
-					return err
-				}
-				s.ws()
-				if !s.consume(':') {
-					return &DecodeError{Reason: "row: expected ':'"}
-				}
-				s.ws()
-			}
-			if err := s.skipValue(depth + 1); err != nil {
-				return err
-			}
-			s.ws()
-			if s.consume(',') {
-				continue
-			}
-			if s.consume(closer) {
-				return nil
-			}
-			return &DecodeError{Reason: "row: expected ',' or a closing bracket"}
-		}
-	default:
-		start := s.i
-		for s.i < len(s.b) {
-			switch s.b[s.i] {
-			case ',', '}', ']', ' ', '\t', '\n', '\r':
-				goto done
-			}
-			s.i++
-		}
-	done:
-		lit := s.b[start:s.i]
-		if len(lit) == 0 {
-			return &DecodeError{Reason: "row: empty value"}
-		}
-		switch string(lit) {
-		case "true", "false", "null":
-			return nil
-		}
-		if !json.Valid(lit) {
-			return &DecodeError{Reason: "row: invalid literal " + quoteShort(lit)}
-		}
-		return nil
-	}
-}
 
 func trimSpace(b []byte) []byte { return bytes.TrimSpace(b) }
 
