@@ -138,6 +138,8 @@ func (c *checker) afterStep(s *Sim, in fsm.Input, cmdErr error, effs []fsm.Effec
 				switch {
 				case !s.k.hasProvider:
 					c.finding(s, "refused_token_reused_without_provider", msg+" (no provider)")
+				case c.refusedOnRetry[tok]:
+					c.finding(s, "refusal_of_a_retry_ignored", msg+"; the refusal answered a retried query")
 				case c.refusedAt[tok] < c.dialStep[e.Epoch]:
 					s.fail(fmt.Errorf("refused_token_reuse: %s before the dial began", msg))
 				default:
