@@ -193,75 +193,135 @@ func (s *fastScan) literal(word string) bool {
 
 // value checks one JSON value of any kind found at depth (the depth of the
 // object or array holding it), nested at most s.max deep.
+//
+// It is one loop with an explicit stack rather than a recursive descent:
+// under GOARCH=wasm every call costs far more than the few bytes most
+// tokens span, so strings, numbers and literals are read inline.
 func (s *fastScan) value(depth int) bool {
-	switch c := s.peek(); {
-	case c == '"':
-		_, _, ok := s.str()
-		return ok
-	case c == '{':
-		return s.object(depth + 1)
-	case c == '[':
-		if depth+1 > s.max {
+	b, i := s.b, s.i
+	var openBuf [32]bool // the containers open in this call; true for an object
+	open := openBuf[:0]
+	key := false // the next token is an object key
+	for {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+			i++
+		}
+		if i >= len(b) {
 			return false
 		}
-		s.i++
-		s.ws()
-		if s.consume(']') {
-			return true
+		c := b[i]
+		if key && c != '"' {
+			return false
 		}
-		for {
-			s.ws()
-			if !s.value(depth + 1) {
-				return false
+		switch {
+		case c == '"':
+			i++
+			for {
+				for i < len(b) && strPlain[b[i]] {
+					i++
+				}
+				if i >= len(b) {
+					return false
+				}
+				if b[i] == '"' {
+					i++
+					break
+				}
+				if b[i] != '\\' || i+1 >= len(b) {
+					return false // a control character, or a cut escape
+				}
+				switch b[i+1] {
+				case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+					i += 2
+				case 'u':
+					if i+5 >= len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
+						return false
+					}
+					i += 6
+				default:
+					return false
+				}
 			}
-			s.ws()
-			if s.consume(',') {
+			if key {
+				for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+					i++
+				}
+				if i >= len(b) || b[i] != ':' {
+					return false
+				}
+				i++
+				key = false
 				continue
 			}
-			return s.consume(']')
+		case c == '{' || c == '[':
+			if depth+len(open)+1 > s.max {
+				return false
+			}
+			i++
+			for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+				i++
+			}
+			if i < len(b) && (c == '{' && b[i] == '}' || c == '[' && b[i] == ']') {
+				i++
+				break // an empty container is a complete value
+			}
+			open = append(open, c == '{')
+			key = c == '{'
+			continue
+		case c == 't':
+			if len(b)-i < 4 || string(b[i:i+4]) != "true" {
+				return false
+			}
+			i += 4
+		case c == 'f':
+			if len(b)-i < 5 || string(b[i:i+5]) != "false" {
+				return false
+			}
+			i += 5
+		case c == 'n':
+			if len(b)-i < 4 || string(b[i:i+4]) != "null" {
+				return false
+			}
+			i += 4
+		case c == '-' || isDigit(c):
+			s.i = i
+			if _, ok := s.number(); !ok {
+				return false
+			}
+			i = s.i
+		default:
+			return false
 		}
-	case c == 't':
-		return s.literal("true")
-	case c == 'f':
-		return s.literal("false")
-	case c == 'n':
-		return s.literal("null")
-	case c == '-' || isDigit(c):
-		_, ok := s.number()
-		return ok
-	default:
-		return false
+		// A value ended: close what it completes.
+		for {
+			if len(open) == 0 {
+				s.i = i
+				return true
+			}
+			for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+				i++
+			}
+			if i >= len(b) {
+				return false
+			}
+			obj := open[len(open)-1]
+			if b[i] == ',' {
+				i++
+				key = obj
+				break
+			}
+			if obj && b[i] != '}' || !obj && b[i] != ']' {
+				return false
+			}
+			i++
+			open = open[:len(open)-1]
+		}
 	}
 }
 
-// object checks an object at the cursor.
+// object checks an object at the cursor, itself at depth.
 func (s *fastScan) object(depth int) bool {
-	if depth > s.max || !s.consume('{') {
-		return false
-	}
-	s.ws()
-	if s.consume('}') {
-		return true
-	}
-	for {
-		s.ws()
-		if _, _, ok := s.str(); !ok {
-			return false
-		}
-		s.ws()
-		if !s.consume(':') {
-			return false
-		}
-		s.ws()
-		if !s.value(depth) {
-			return false
-		}
-		s.ws()
-		if s.consume(',') {
-			continue
-		}
-		return s.consume('}')
-	}
+	return s.peek() == '{' && s.value(depth-1)
 }
 
 // key reads an object key for the message decoder: unescaped only.

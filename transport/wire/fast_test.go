@@ -40,6 +40,9 @@ var fastFrames = []string{
 	`{"type":"","user":"u","role":"r"}`,
 	`{}`,
 	` {"type":"change"} `,
+	// nesting: the row is at depth 3; 512 is the deepest the fast path takes
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":` + strings.Repeat(`{"b":[`, 50) + `1` + strings.Repeat(`]}`, 50) + `}]}`,
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":` + strings.Repeat("[", 509) + strings.Repeat("]", 509) + `}]}`,
 }
 
 // slowFrames are valid or invalid payloads the fast path must leave to
@@ -115,6 +118,7 @@ var slowFrames = []string{
 	"\ufeff{\"type\":\"change\"}",
 	"{\"type\":\"change\"}\x00",
 	"{\"type\":\"change\"\v}",
+	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":` + strings.Repeat("[", 510) + strings.Repeat("]", 510) + `}]}`,
 	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":` + strings.Repeat("[", 600) + strings.Repeat("]", 600) + `}]}`,
 	`{"type":"change","subscription_id":"s","change_type":"insert","rows":[{"a":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}]}`,
 }
@@ -215,4 +219,18 @@ func FuzzDecodeServerMatchesStd(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		decodeBoth(t, data)
 	})
+}
+
+// TestRowSeqNestingLimit pins RowSeq to encoding/json's depth limit: a row
+// nested exactly as deep as encoding/json allows is read, one level more is
+// an error for both.
+func TestRowSeqNestingLimit(t *testing.T) {
+	for _, n := range []int{9999, 10000} {
+		row := wire.Row(`{"_seq":"7","a":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}`)
+		valid := json.Valid(row)
+		seq, ok, err := wire.RowSeq(row)
+		if valid != (err == nil) || valid && (!ok || seq != 7) {
+			t.Errorf("depth %d: json.Valid %v, RowSeq %v %v %v", n+1, valid, seq, ok, err)
+		}
+	}
 }
