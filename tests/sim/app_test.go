@@ -97,7 +97,18 @@ func (a *app) drain(d time.Duration) {
 		a.s.at(a.s.suspendedUntil+time.Millisecond, func() { a.drain(d) })
 		return
 	}
-	a.command(fsm.Drain{Deadline: a.s.now + d})
+	if a.s.rng.IntN(2) == 0 {
+		for range 1 + a.s.rng.IntN(3) {
+			a.query() // work in flight for the drain to wait for
+		}
+	}
+	if a.command(fsm.Drain{Deadline: a.s.now + d}) == nil && a.s.rng.IntN(4) == 0 {
+		a.s.after(a.s.jitter(d+time.Millisecond), func() {
+			if !a.s.isClosed {
+				a.command(fsm.Close{}) // the application gives up on the drain
+			}
+		})
+	}
 }
 
 func (a *app) start() {

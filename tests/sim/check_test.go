@@ -63,6 +63,8 @@ func (c *checker) afterStep(s *Sim, in fsm.Input, cmdErr error, effs []fsm.Effec
 	}
 	// What the engine was told before this step's effects.
 	switch in := in.(type) {
+	case fsm.Pause:
+		c.count("seen: slow consumer paused")
 	case fsm.SetCredentials:
 		if cmdErr == nil {
 			s.resolveOut = 0 // what the application pushes supersedes a pending answer
@@ -163,7 +165,16 @@ func (c *checker) afterStep(s *Sim, in fsm.Input, cmdErr error, effs []fsm.Effec
 			}
 			c.queryTok[e.ID] = tok
 			c.querySends[e.ID]++
+		case fsm.Deliver:
+			if e.Event.Kind == fsm.EventResumed {
+				c.count("seen: resumed, continuity " + e.Event.Continuity.String())
+			}
+		case fsm.ConnectionEvent:
+			if !e.Connected {
+				c.count(fmt.Sprintf("seen: socket lost, code %d", e.Code))
+			}
 		case fsm.DrainDone:
+			c.count(fmt.Sprintf("seen: drain done, timed out %t, aborted %t", e.Outcome.TimedOut, e.Outcome.Aborted))
 			c.count("drain_terminates")
 			if !s.drainAsked || s.now > s.drainDeadline {
 				s.fail(fmt.Errorf("drain_terminates: DrainDone at %v, deadline %v (asked %t)", s.now, s.drainDeadline, s.drainAsked))

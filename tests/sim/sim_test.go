@@ -130,6 +130,12 @@ func TestSim(t *testing.T) {
 		fmt.Fprintf(&b, "  %-24s %d\n", name, totals[name])
 	}
 	fmt.Fprintf(&b, "  %-24s %d\n", "checks evaluated", all)
+	b.WriteString("what the seeds went through:\n")
+	for _, name := range slices.Sorted(maps.Keys(totals)) {
+		if strings.HasPrefix(name, "seen: ") {
+			fmt.Fprintf(&b, "  %-50s %d\n", strings.TrimPrefix(name, "seen: "), totals[name])
+		}
+	}
 	names := make([]string, 0, len(findings))
 	for name := range findings {
 		names = append(names, name)

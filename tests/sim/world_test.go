@@ -195,6 +195,10 @@ func (s *Sim) fail(err error) {
 // logf keeps the last lines of the run for a failure report and hashes
 // every line into the trace hash.
 func (s *Sim) logf(format string, args ...any) {
+	if what, ok := strings.CutPrefix(format, "fault: "); ok {
+		what, _, _ = strings.Cut(what, "%")
+		s.chk.count("seen: fault " + strings.TrimSpace(what))
+	}
 	line := fmt.Sprintf("t=%v "+format, append([]any{s.now}, args...)...)
 	s.hash.Write([]byte(line))
 	s.hash.Write([]byte{'\n'})
