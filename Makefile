@@ -2,10 +2,11 @@
 
 GO        ?= go
 PKGS      := ./...
-BENCHPKGS := ./fsm ./transport/wire ./kalamtest/...
 FUZZTIME  ?= 60s
+SEEDS     ?= 1000
+ENGINE_WASM ?= build/kalam-engine.wasm
 
-.PHONY: help demo test bench diagrams check fuzz
+.PHONY: help demo test bench diagrams check fuzz sim soak wasm
 
 help:
 	@echo "make demo      run the lifecycle demo on the embedded test server"
@@ -14,6 +15,9 @@ help:
 	@echo "make diagrams  regenerate docs/lifecycle.{mmd,dot,svg} from the lifecycle table"
 	@echo "make check     cross-build, regenerate, gofmt, and fail on any drift"
 	@echo "make fuzz      run each fuzz target for FUZZTIME (default 60s)"
+	@echo "make sim       run SEEDS (default 1000) seeds of the deterministic simulation"
+	@echo "make soak      run 200000 more simulation seeds"
+	@echo "make wasm      build the wasm artifacts (engine reactor for wazero, browser build)"
 
 demo:
 	$(GO) run ./cmd/kalam demo
@@ -22,9 +26,19 @@ test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 $(PKGS)
 	cd tests && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	cd tests && $(GO) test -count=1 -run 'TestSim' ./sim -seeds=$(SEEDS)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(BENCHPKGS) | $(GO) run ./internal/cmd/benchtable
+	GO=$(GO) ./scripts/bench.sh
+
+sim:
+	cd tests && $(GO) test -count=1 -run 'TestSim' ./sim -seeds=$(SEEDS) -v
+
+soak:
+	cd tests && $(GO) test -count=1 -timeout 0 -run 'TestSim$$' ./sim -seeds=200000 -first=100001 -v
+
+wasm:
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -ldflags='-s -w' -o $(ENGINE_WASM) ./wasm/engine
 
 diagrams:
 	$(GO) test ./fsm -count=1 -run 'TestDiagramsUpToDate|TestDOTRendersWithGraphviz' -update
@@ -36,6 +50,8 @@ check: diagrams
 	$(GO) build $(PKGS)
 	GOOS=js GOARCH=wasm $(GO) build ./fsm/... ./auth/... ./transport/wire/...
 	GOOS=wasip1 GOARCH=wasm $(GO) build ./fsm/... ./auth/... ./transport/wire/...
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./wasm/engine ./internal/abi ./bindings/wazero/testdata/badguest
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o /dev/null ./wasm/engine
 	@git diff --exit-code -- docs || { echo "generated files drifted: commit the regenerated docs/"; exit 1; }
 
 fuzz:
