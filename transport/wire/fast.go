@@ -411,6 +411,15 @@ func (s *fastScan) rowArray(spans []rowSpan, old bool) ([]rowSpan, bool) {
 		if !s.object(3) {
 			return spans, false
 		}
+		if len(spans) == cap(spans) && len(spans) > 0 {
+			// Out of room: size the list once for the rest of the payload,
+			// guessing from the rows so far, rather than doubling.
+			n := len(spans)
+			avg := (s.i-spans[0].start)/(n+1) + 1
+			grown := make([]rowSpan, n, n+1+(len(s.b)-s.i)/avg)
+			copy(grown, spans)
+			spans = grown
+		}
 		spans = append(spans, rowSpan{start: start, end: s.i, old: old})
 		s.ws()
 		if s.consume(',') {
