@@ -13,6 +13,16 @@
 //   - Rows stay as raw JSON objects ([Row]) until someone needs a cell: the
 //     engine only reads _seq, and typed decoding happens on the consumer's side.
 //
+// # Decoding speed
+//
+// [DecodeServer] reads live changes, initial batches and errors with a strict,
+// reflection-free scanner, one pass over the payload and one copy of the row
+// bytes; any other shape (an unknown or differently cased key, a null, a
+// duplicate key, invalid JSON) goes through encoding/json instead. The two paths
+// give the same message and the same error for every input: the fuzz target
+// FuzzDecodeServerMatchesStd checks exactly that. This matters most under wasm,
+// where encoding/json's reflection is an order of magnitude slower than native.
+//
 // # Concurrency
 //
 // Message values are plain data. A [Decoder] is not safe for concurrent use;
