@@ -71,7 +71,11 @@ func TestUnitTestsUnderNode(t *testing.T) {
 		}
 	}
 
-	args := append([]string{"test", "-count=1", "-v", "-timeout=10m", "-exec", wrapper}, jsPackages...)
+	args := []string{"test", "-count=1", "-v", "-timeout=" + innerTimeout(), "-exec", wrapper}
+	if skip := os.Getenv("KALAM_JS_SKIP"); skip != "" {
+		args = append(args, "-skip", skip) // for investigating one failure; never set in CI
+	}
+	args = append(args, jsPackages...)
 	cmd := exec.Command(goBin, args...)
 	cmd.Dir = repoRoot
 	cmd.Env = append(os.Environ(),
@@ -84,7 +88,7 @@ func TestUnitTestsUnderNode(t *testing.T) {
 	combined, err := cmd.CombinedOutput()
 	text := string(combined)
 	if err != nil {
-		t.Fatalf("GOOS=js GOARCH=wasm go test %s: %v\n%s", strings.Join(jsPackages, " "), err, tail(text, 60))
+		t.Fatalf("GOOS=js GOARCH=wasm go test %s: %v\n%s\n...\n%s", strings.Join(jsPackages, " "), err, failures(text), tail(text, 30))
 	}
 	for _, pkg := range jsPackages {
 		name := strings.TrimSuffix("github.com/kalamgo/kalam/"+strings.TrimPrefix(pkg, "./"), "/.")
@@ -97,6 +101,20 @@ func TestUnitTestsUnderNode(t *testing.T) {
 	}
 }
 
+// failures picks the lines that say what failed: build errors, failed
+// tests and their messages.
+func failures(out string) string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, "--- FAIL") || strings.HasPrefix(t, "FAIL") || strings.HasPrefix(t, "#") ||
+			(strings.Contains(t, ".go:") && !strings.HasPrefix(t, "---")) {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 func tail(s string, lines int) string {
@@ -105,4 +123,13 @@ func tail(s string, lines int) string {
 		l = l[len(l)-lines:]
 	}
 	return strings.Join(l, "\n")
+}
+
+// innerTimeout bounds the js/wasm test run so that a hang there is
+// reported with its own goroutine dump, before this test's own deadline.
+func innerTimeout() string {
+	if d := os.Getenv("KALAM_JS_TIMEOUT"); d != "" {
+		return d
+	}
+	return "5m"
 }
