@@ -6,8 +6,10 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -285,6 +287,11 @@ func (w *world) live(c *kalam.Client, sql string, opts kalam.LiveOptions) *colle
 	w.t.Helper()
 	sub, err := c.Live(w.ctx, sql, opts)
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			// The client's loop never took the command: show where it is.
+			buf := make([]byte, 4<<20)
+			w.t.Logf("goroutines:\n%s", buf[:runtime.Stack(buf, true)])
+		}
 		w.t.Fatalf("Live(%s): %v", sql, err)
 	}
 	col := collect(w.ctx, sub)
