@@ -60,13 +60,6 @@ type fastScan struct {
 	b   []byte
 	i   int
 	max int // deepest nesting accepted; the outermost value is depth 1
-
-	// With seq set, value records in seqVal the value of the last "_seq"
-	// member of the outermost object it reads, and sets seqKeyEsc when one
-	// of that object's keys holds an escape (it is then not compared).
-	seq       bool
-	seqVal    []byte
-	seqKeyEsc bool
 }
 
 func (s *fastScan) ws() {
@@ -209,8 +202,6 @@ func (s *fastScan) value(depth int) bool {
 	var openBuf [32]bool // the containers open in this call; true for an object
 	open := openBuf[:0]
 	key := false // the next token is an object key
-	isSeq := false
-	vstart := 0
 	for {
 		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 			i++
@@ -222,13 +213,8 @@ func (s *fastScan) value(depth int) bool {
 		if key && c != '"' {
 			return false
 		}
-		if s.seq && !key && len(open) == 1 {
-			vstart = i
-		}
 		switch {
 		case c == '"':
-			start := i
-			esc := false
 			i++
 			for {
 				for i < len(b) && strPlain[b[i]] {
@@ -244,7 +230,6 @@ func (s *fastScan) value(depth int) bool {
 				if b[i] != '\\' || i+1 >= len(b) {
 					return false // a control character, or a cut escape
 				}
-				esc = true
 				switch b[i+1] {
 				case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 					i += 2
@@ -258,12 +243,6 @@ func (s *fastScan) value(depth int) bool {
 				}
 			}
 			if key {
-				if s.seq && len(open) == 1 {
-					if esc {
-						s.seqKeyEsc = true
-					}
-					isSeq = string(b[start+1:i-1]) == SeqColumn
-				}
 				for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 					i++
 				}
@@ -315,9 +294,6 @@ func (s *fastScan) value(depth int) bool {
 		}
 		// A value ended: close what it completes.
 		for {
-			if isSeq && len(open) == 1 {
-				s.seqVal, isSeq = b[vstart:i], false
-			}
 			if len(open) == 0 {
 				s.i = i
 				return true

@@ -104,24 +104,6 @@ const (
 // usually already validated by the frame decoder, but RowSeq does not rely
 // on it.
 func RowSeq(row Row) (seq SeqID, ok bool, err error) {
-	// One pass over the whole row; only a row with an escaped key needs the
-	// member-by-member walk below, which unescapes keys.
-	s := fastScan{b: row, max: maxNesting, seq: true}
-	s.ws()
-	if s.peek() != '{' {
-		return 0, false, &DecodeError{Reason: "row is not a JSON object"}
-	}
-	if !s.value(0) {
-		return 0, false, &DecodeError{Reason: "row: invalid, truncated or too deeply nested JSON"}
-	}
-	if s.seqKeyEsc {
-		return rowSeqEscaped(row)
-	}
-	return seqValue(s.seqVal)
-}
-
-// rowSeqEscaped is RowSeq for a row with escaped keys.
-func rowSeqEscaped(row Row) (SeqID, bool, error) {
 	s := fastScan{b: row, max: maxNesting}
 	s.ws()
 	if !s.consume('{') {
@@ -164,11 +146,6 @@ func rowSeqEscaped(row Row) (SeqID, bool, error) {
 			return 0, false, &DecodeError{Reason: "row: expected ',' or '}'"}
 		}
 	}
-	return seqValue(val)
-}
-
-// seqValue reads the raw value of a _seq cell; nil means no _seq.
-func seqValue(val []byte) (SeqID, bool, error) {
 	if val == nil || string(val) == "null" {
 		return 0, false, nil
 	}
