@@ -5,3 +5,5 @@ var (
 	DecodeServerStd  = decodeServerStd
 	DecodeServerFast = decodeServerFast
 )
+
+var PlainRun = plainRun

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"math"
 	"unicode/utf8"
@@ -46,6 +47,29 @@ var strPlain = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// plainRun returns the index of the first byte from i on that a string
+// cannot hold as it is (a quote, a backslash, a control character), or
+// len(b). It tests eight bytes per step: under GOARCH=wasm every loop
+// iteration is costly, whatever little it does.
+func plainRun(b []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q, bs := x^(ones*'"'), x^(ones*'\\')
+		// A byte below 0x20, or equal to '"' or '\\', sets its high bit
+		// in at least one term (the usual has-zero-byte / has-less-than
+		// tests; exact as to whether any such byte exists).
+		if ((x-ones*0x20)&^x|(q-ones)&^q|(bs-ones)&^bs)&highs != 0 {
+			break
+		}
+		i += 8
+	}
+	for i < len(b) && strPlain[b[i]] {
+		i++
+	}
+	return i
+}
 
 // rowSpan locates one row in the payload.
 type rowSpan struct {
@@ -97,9 +121,7 @@ func (s *fastScan) str() (raw []byte, escaped, ok bool) {
 	i++
 	start := i
 	for {
-		for i < len(b) && strPlain[b[i]] {
-			i++
-		}
+		i = plainRun(b, i)
 		if i >= len(b) {
 			return nil, false, false
 		}
@@ -217,9 +239,7 @@ func (s *fastScan) value(depth int) bool {
 		case c == '"':
 			i++
 			for {
-				for i < len(b) && strPlain[b[i]] {
-					i++
-				}
+				i = plainRun(b, i)
 				if i >= len(b) {
 					return false
 				}

@@ -267,3 +267,26 @@ func BenchmarkDecodeServer(b *testing.B) {
 		}
 	}
 }
+
+// TestPlainRun checks the eight-bytes-at-a-time string scan against the
+// definition, for every byte value at every position, among ASCII and
+// non-ASCII neighbours.
+func TestPlainRun(t *testing.T) {
+	for _, fill := range []byte{'a', 0xff, 0x80, 0x21, 0x5d} {
+		for v := range 256 {
+			for p := range 20 {
+				buf := bytes.Repeat([]byte{fill}, 20)
+				buf[p] = byte(v)
+				want := 20
+				if v < 0x20 || v == '"' || v == '\\' {
+					want = p
+				}
+				for start := 0; start <= p; start += 3 {
+					if got := wire.PlainRun(buf, start); got != want {
+						t.Fatalf("fill %#x, byte %#x at %d, from %d: got %d, want %d", fill, v, p, start, got, want)
+					}
+				}
+			}
+		}
+	}
+}
