@@ -236,7 +236,7 @@ func (c *Client) loop() {
 		case dialedMsg:
 			cn := c.conns[m.epoch]
 			if cn == nil {
-				m.ws.CloseNow()
+				c.closeNow(m.ws)
 				c.step(fsm.Dialed{Epoch: m.epoch}) // stale: the engine ignores it
 				continue
 			}

@@ -45,7 +45,7 @@ func (c *Client) dial(epoch uint64) {
 		}
 		setReadLimit(ws, wire.DefaultMaxFrame)
 		if !c.post(dialedMsg{epoch: epoch, ws: ws}) {
-			ws.CloseNow()
+			c.closeNow(ws)
 		}
 	})
 }
@@ -78,7 +78,7 @@ func (c *Client) attach(cn *conn, ws *websocket.Conn) {
 				err := ws.Write(wctx, websocket.MessageText, data)
 				cancel()
 				if err != nil {
-					ws.CloseNow() // the reader reports the loss
+					c.closeNow(ws) // the reader reports the loss
 					return
 				}
 			case <-ctx.Done():
@@ -98,7 +98,7 @@ func (c *Client) send(epoch uint64, data []byte) {
 	case cn.writeq <- data:
 	default:
 		c.log.Warn("kalam: socket write queue full; dropping the connection", "epoch", epoch)
-		cn.ws.CloseNow()
+		c.closeNow(cn.ws)
 	}
 }
 
@@ -139,13 +139,13 @@ func (c *Client) closeSocket(epoch uint64, code int, reason string, now bool) {
 	}
 	ws := cn.ws
 	if now {
-		ws.CloseNow()
+		c.closeNow(ws)
 		cn.cancel()
 		return
 	}
 	c.goIO(func() {
 		defer cn.cancel()
-		_ = ws.Close(websocket.StatusCode(code), reason)
+		_ = ws.Close(closeCode(code), reason)
 	})
 }
 

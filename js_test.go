@@ -31,6 +31,7 @@ func TestJSClient(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var states []kalam.State
+	lost := make(chan struct{}, 16)
 	c, err := kalam.New(kalam.Config{
 		URL:          url,
 		Auth:         auth.Basic(os.Getenv("KALAM_TEST_USER"), os.Getenv("KALAM_TEST_PASSWORD")),
@@ -38,7 +39,14 @@ func TestJSClient(t *testing.T) {
 		BackoffMin:   20 * time.Millisecond,
 		BackoffMax:   200 * time.Millisecond,
 		PingInterval: 500 * time.Millisecond,
-		PongTimeout:  time.Hour, // the server does not answer {"type":"ping"}
+		OnConnection: func(ev kalam.ConnectionEvent) {
+			if !ev.Connected {
+				select {
+				case lost <- struct{}{}:
+				default:
+				}
+			}
+		},
 		OnStateChange: func(tr kalam.Transition) {
 			mu.Lock()
 			states = append(states, tr.To)
@@ -126,6 +134,14 @@ func TestJSClient(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		t.Fatalf("drop-connections: HTTP %d", resp.StatusCode)
+	}
+	// The server answers first and drops afterwards, keep-alive HTTP
+	// connections included: write once the client has seen its socket go,
+	// so no request rides a connection being cut.
+	select {
+	case <-lost:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the socket was never dropped")
 	}
 	for id := 4; id <= 8; id++ {
 		if _, err := c.Query(ctx, "INSERT INTO orders (id, status) VALUES ($1, 'again')", id); err != nil {

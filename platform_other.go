@@ -16,3 +16,9 @@ func dialOptions(hc *http.Client) *websocket.DialOptions {
 }
 
 func setReadLimit(ws *websocket.Conn, n int64) { ws.SetReadLimit(n) }
+
+// closeNow drops a socket without the closing handshake.
+func (c *Client) closeNow(ws *websocket.Conn) { ws.CloseNow() }
+
+// closeCode is the code a close frame carries for the engine's code.
+func closeCode(code int) websocket.StatusCode { return websocket.StatusCode(code) }

@@ -1,6 +1,7 @@
 package kalam
 
 import (
+	"runtime"
 	"sync"
 	"testing"
 
@@ -48,6 +49,8 @@ func TestEventQueueConcurrentProducerConsumer(t *testing.T) {
 		for i := 0; i < n; {
 			if q.push(fsm.Event{Seq: wire.SeqID(i)}) {
 				i++
+			} else {
+				runtime.Gosched() // full: let the consumer run (js/wasm has one thread)
 			}
 		}
 	}()

@@ -9,24 +9,6 @@ import './wasm_exec.js';
 
 const API_VERSION = 1;
 
-// Browsers let a page close a WebSocket only with code 1000 or 3000–4999;
-// any other code makes close() throw and leaves the socket open. The Go
-// WebSocket library closes with 1001 (going away) when it abandons a
-// socket, so such a close would never happen. Until the Go side picks an
-// allowed code itself, close() is made to fall back to 1000 for the codes
-// a browser refuses; calls that were valid before are unchanged.
-function allowCloseCodes() {
-  const WS = globalThis.WebSocket;
-  if (!WS || WS.prototype.close.__kalamAllowed) return;
-  const close = WS.prototype.close;
-  const patched = function (code, reason) {
-    if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)) code = 1000;
-    return code === undefined ? close.call(this) : close.call(this, code, reason);
-  };
-  patched.__kalamAllowed = true;
-  WS.prototype.close = patched;
-}
-
 let loading = null;
 
 /**
@@ -47,7 +29,6 @@ async function instantiate({ wasm } = {}) {
   if (typeof globalThis.Go !== 'function') {
     throw new Error('kalam: wasm_exec.js did not load (globalThis.Go is missing)');
   }
-  allowCloseCodes();
   const go = new globalThis.Go();
   const ready = new Promise((resolve) => { globalThis.__kalamgoReady = resolve; });
   const source = wasm ?? new URL('./kalam.wasm', import.meta.url);

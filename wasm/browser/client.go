@@ -92,7 +92,6 @@ func newHandle(cfg jsConfig, hooks js.Value) (*handle, error) {
 		EventBuffer:        cfg.EventBuffer,
 		DisableCompression: cfg.DisableCompression,
 		Seed:               cfg.Seed,
-		Engine:             newKeepaliveEngine,
 	}
 	if cfg.Debug {
 		kc.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
