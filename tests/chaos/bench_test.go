@@ -32,6 +32,14 @@ func BenchmarkResumeAfterDrop(b *testing.B) {
 		for _, ev := range slices.Backward(col.all()) {
 			if ids := added([]stamped{ev}); len(ids) > 0 && ids[len(ids)-1] == i+1 {
 				times = append(times, ev.at.Sub(start))
+				if d := ev.at.Sub(start); d > 500*time.Millisecond {
+					b.Logf("outlier %v at iteration %d: connects %d lost %d disconnect events %d path %s", d, i, cs.connects.Load(), cs.lost.Load(), cs.disconnects.Load(), cs.path()[max(0, len(cs.path())-300):])
+					cs.mu.Lock()
+					for j, ce := range cs.connEvents[max(0, len(cs.connEvents)-6):] {
+						b.Logf("  %v %+v", cs.connTimes[max(0, len(cs.connEvents)-6)+j].Sub(start), ce)
+					}
+					cs.mu.Unlock()
+				}
 				break
 			}
 		}
