@@ -7,3 +7,8 @@ var (
 )
 
 var PlainRun = plainRun
+
+var (
+	CellsFast = cellsFast
+	CellsStd  = cellsStd
+)

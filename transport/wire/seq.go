@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 )
 
 // SeqID is KalamDB's row-version id: a 64-bit Snowflake,
@@ -161,6 +162,49 @@ func RowSeq(row Row) (seq SeqID, ok bool, err error) {
 
 // Cells decodes a row into its cells, each left as raw JSON.
 func Cells(row Row) (map[string]json.RawMessage, error) {
+	if m, ok := cellsFast(row); ok {
+		return m, nil
+	}
+	return cellsStd(row)
+}
+
+// cellsFast splits a row with the strict scanner, without reflection. The
+// cells share the row's bytes. It declines (false) whatever it does not
+// handle exactly as encoding/json would — escaped or non-UTF-8 keys,
+// invalid JSON, anything after the object — and Cells falls back.
+func cellsFast(row Row) (map[string]json.RawMessage, bool) {
+	s := fastScan{b: row, max: maxNesting}
+	s.ws()
+	if !s.consume('{') {
+		return nil, false
+	}
+	m := make(map[string]json.RawMessage, 8)
+	s.ws()
+	if !s.consume('}') {
+		for {
+			k, ok := s.key()
+			if !ok || !utf8.Valid(k) {
+				return nil, false
+			}
+			start := s.i
+			if !s.value(1) {
+				return nil, false
+			}
+			m[string(k)] = json.RawMessage(row[start:s.i:s.i])
+			more, ok := s.next()
+			if !ok {
+				return nil, false
+			}
+			if !more {
+				break
+			}
+		}
+	}
+	s.ws()
+	return m, s.i == len(row)
+}
+
+func cellsStd(row Row) (map[string]json.RawMessage, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(row, &m); err != nil {
 		return nil, &DecodeError{Reason: "row is not a JSON object", Err: err}
