@@ -39,6 +39,8 @@ soak:
 
 wasm:
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -ldflags='-s -w' -o $(ENGINE_WASM) ./wasm/engine
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o bindings/js/kalam.wasm ./wasm/browser
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" bindings/js/wasm_exec.js
 
 diagrams:
 	$(GO) test ./fsm -count=1 -run 'TestDiagramsUpToDate|TestDOTRendersWithGraphviz' -update
@@ -49,6 +51,7 @@ check: diagrams
 	$(GO) vet $(PKGS)
 	$(GO) build $(PKGS)
 	GOOS=js GOARCH=wasm $(GO) build ./fsm/... ./auth/... ./transport/wire/...
+	GOOS=js GOARCH=wasm $(GO) vet . ./wasm/browser
 	GOOS=wasip1 GOARCH=wasm $(GO) build ./fsm/... ./auth/... ./transport/wire/...
 	GOOS=wasip1 GOARCH=wasm $(GO) vet ./wasm/engine ./internal/abi ./bindings/wazero/testdata/badguest
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o /dev/null ./wasm/engine
