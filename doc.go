@@ -56,8 +56,18 @@
 // # Wasm
 //
 // The package builds for GOOS=js GOARCH=wasm: github.com/coder/websocket
-// uses the browser's WebSocket and net/http uses fetch. Browsers cannot send
-// WebSocket Ping frames, so there the keepalive is KalamDB's
-// {"type":"ping"} message. The engine alone (package fsm) also builds for
-// wasip1 and runs inside wazero.
+// uses the browser's WebSocket and net/http uses fetch. wasm/browser wraps
+// it for JavaScript and bindings/js is the ESM package around that (make
+// wasm builds it). Browsers cannot send WebSocket Ping frames, so there the
+// keepalive is KalamDB's {"type":"ping"} message, counted as answered once
+// handed to the socket (KalamDB does not reply to it): a lost socket shows
+// up through the browser's close event, and Client.NetworkChanged and
+// Client.Wake let the page report going offline and coming back from a
+// hidden tab.
+//
+// The engine alone (package fsm) also builds for wasip1: wasm/engine is that
+// build as a reactor module, and bindings/wazero hosts it in wazero behind
+// Config.Engine, so a client whose engine runs in the sandbox keeps this
+// package's API, executors and errors. docs/ABI.md describes the module for
+// hosts in other languages.
 package kalam
