@@ -111,8 +111,11 @@ type Engine struct {
 	namespace string
 
 	// Socket.
-	epoch       uint64
-	sockOpen    bool // Dialed seen, not closed
+	epoch    uint64
+	sockOpen bool // Dialed seen, not closed
+	// announced: the application was told the current socket is connected;
+	// only such a socket is reported lost (a failed attempt is a Problem).
+	announced   bool
 	dialing     bool // Dial emitted, no answer yet
 	closing     bool // we asked the socket of epoch to close
 	wantConnect bool
@@ -382,9 +385,11 @@ func (e *Engine) onTimer(in TimerFired) {
 		}
 	case TimerPing:
 		if e.sockOpen {
-			e.pingSentAt = e.now
 			e.emit(Ping{Epoch: e.epoch})
 			if !e.timerArmed[TimerPongDeadline] {
+				// The deadline judges the ping that armed it: a later ping
+				// sent just before it fires cannot have been answered yet.
+				e.pingSentAt = e.now
 				e.arm(TimerPongDeadline, e.now+e.cfg.PongTimeout)
 			}
 			e.arm(TimerPing, e.now+e.cfg.PingInterval)
@@ -567,6 +572,7 @@ func (e *Engine) onDialed(in Dialed) {
 	}
 	e.dialing = false
 	e.sockOpen = true
+	e.announced = false
 	e.lastInbound = e.now
 	e.emit(Authenticate{Epoch: e.epoch, Token: e.cred.AccessToken})
 }
@@ -587,7 +593,8 @@ func (e *Engine) dropSocket(code int, reason string) {
 // lost one, with its code and reason. recoverable says whether the client
 // will open a socket again by itself.
 func (e *Engine) hangUp(code int, reason string, recoverable bool) {
-	wasOpen := e.sockOpen
+	wasOpen := e.announced
+	e.announced = false
 	e.dropSocket(code, reason)
 	if wasOpen {
 		e.emit(ConnectionEvent{Epoch: e.epoch, Code: code, Reason: reason, Recoverable: recoverable})
@@ -631,7 +638,13 @@ func (e *Engine) socketLost(code int, reason string, err error) {
 	e.dialing = false
 	e.unwire()
 	recoverable := e.state != StateDraining && e.state != StateClosed
-	e.emit(ConnectionEvent{Epoch: e.epoch, Code: code, Reason: reason, Err: err, Recoverable: recoverable})
+	switch {
+	case e.announced:
+		e.announced = false
+		e.emit(ConnectionEvent{Epoch: e.epoch, Code: code, Reason: reason, Err: err, Recoverable: recoverable})
+	case err != nil:
+		e.emit(Problem{Err: err, Recoverable: recoverable}) // an attempt that never connected
+	}
 	switch {
 	case e.state == StateConnecting || e.state.In(StateConnected):
 		_ = e.fire(TriggerSocketLost)
@@ -641,7 +654,12 @@ func (e *Engine) socketLost(code int, reason string, err error) {
 }
 
 func (e *Engine) authRejected(code int, reason string) {
-	e.emit(ConnectionEvent{Epoch: e.epoch, Code: code, Reason: reason, Err: ErrCredentialsRejected, Recoverable: e.cfg.HasProvider})
+	if e.announced {
+		e.announced = false
+		e.emit(ConnectionEvent{Epoch: e.epoch, Code: code, Reason: reason, Err: ErrCredentialsRejected, Recoverable: e.cfg.HasProvider})
+	} else {
+		e.emit(Problem{Err: ErrCredentialsRejected, Recoverable: e.cfg.HasProvider})
+	}
 	if e.state == StateDraining {
 		e.dropSocket(wire.CloseNormal, "")
 		e.abandonLoads()
@@ -711,6 +729,7 @@ func (e *Engine) startKeepalive(State, Trigger) {
 	e.rejectedToken = auth.Secret{}
 	e.lastInbound = e.now
 	e.arm(TimerPing, e.now+e.cfg.PingInterval)
+	e.announced = true
 	e.emit(ConnectionEvent{Epoch: e.epoch, Connected: true, Recoverable: true})
 }
 
