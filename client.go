@@ -628,18 +628,36 @@ func (c *Client) Drain(ctx context.Context) (DrainOutcome, error) {
 	if err != nil {
 		return DrainOutcome{}, err
 	}
-	select {
-	case o := <-wait:
+	finish := func(o DrainOutcome) (DrainOutcome, error) {
 		c.waitIO()
 		if o.TimedOut {
 			return o, ErrDrainTimeout
 		}
 		return o, nil
+	}
+	select {
+	case o := <-wait:
+		return finish(o)
 	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The engine's drain timer runs to the same deadline and is
+			// about to report what was finished and what was left.
+			t := time.NewTimer(drainGrace)
+			defer t.Stop()
+			select {
+			case o := <-wait:
+				return finish(o)
+			case <-t.C:
+			}
+		}
 		c.Close()
 		return DrainOutcome{Aborted: true}, ctx.Err()
 	}
 }
+
+// drainGrace is how long Drain waits, once its context's deadline has
+// passed, for the engine's own verdict on the drain.
+const drainGrace = time.Second
 
 // Close shuts down at once: queries in flight fail with ErrClosed,
 // subscriptions end, the socket closes. It waits for the client's
@@ -659,6 +677,9 @@ func (c *Client) waitIO() {
 	<-c.done
 	c.io.Wait()
 	c.events.wait()
+	if c.cfg.HTTPClient == nil {
+		c.api.CloseIdleConnections() // the client's own transport: nothing may linger
+	}
 }
 
 // String describes the client without revealing credentials.

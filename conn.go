@@ -145,6 +145,10 @@ func (c *Client) closeSocket(epoch uint64, code int, reason string, now bool) {
 	}
 	c.goIO(func() {
 		defer cn.cancel()
+		// A dead peer never answers the close: Close gives up on the
+		// handshake rather than wait out coder/websocket's five seconds.
+		stop := context.AfterFunc(c.ctx, func() { abandon(ws) })
+		defer stop()
 		_ = ws.Close(closeCode(code), reason)
 	})
 }
