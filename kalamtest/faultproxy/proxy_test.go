@@ -303,6 +303,11 @@ func TestRefuseKeepsOpenConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	// Dial returns once the kernel has the connection; a round trip makes
+	// sure the proxy has accepted it before it starts refusing.
+	if _, err := roundTrip(c); err != nil {
+		t.Fatal(err)
+	}
 	p.Refuse()
 	if got, err := roundTrip(c); err != nil || got != "ping\n" {
 		t.Fatalf("open connection after Refuse: %q, %v", got, err)
