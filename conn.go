@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -18,6 +20,9 @@ type conn struct {
 	ws     *websocket.Conn // nil until dialed
 	cancel context.CancelFunc
 	writeq chan []byte
+	// heard is when the peer was last heard from (Unix nanoseconds): a
+	// frame, or a pong.
+	heard atomic.Int64
 }
 
 // writeQueue bounds the frames waiting to be written on one socket. The
@@ -53,10 +58,12 @@ func (c *Client) dial(epoch uint64) {
 // attach starts the reader and writer of a dialed socket.
 func (c *Client) attach(cn *conn, ws *websocket.Conn) {
 	cn.ws = ws
+	cn.heard.Store(time.Now().UnixNano())
 	ctx := c.ctx
 	c.goIO(func() {
 		for {
 			typ, data, err := ws.Read(ctx)
+			cn.heard.Store(time.Now().UnixNano())
 			if err != nil {
 				code, reason := closeInfo(err)
 				c.post(fsm.SocketClosed{Epoch: cn.epoch, Code: code, Reason: reason})
@@ -122,6 +129,7 @@ func (c *Client) ping(epoch uint64) {
 		ctx, cancel := context.WithTimeout(c.ctx, c.engCfg.PongTimeout)
 		defer cancel()
 		if ws.Ping(ctx) == nil {
+			cn.heard.Store(time.Now().UnixNano())
 			c.post(fsm.PongReceived{Epoch: epoch})
 		}
 	})
@@ -138,17 +146,17 @@ func (c *Client) closeSocket(epoch uint64, code int, reason string, now bool) {
 		return
 	}
 	ws := cn.ws
-	if now {
+	// A peer silent for longer than the pong timeout will not answer a
+	// closing handshake either: waiting for it would only hold Close up
+	// for coder/websocket's five seconds.
+	silent := time.Since(time.Unix(0, cn.heard.Load())) > c.engCfg.PongTimeout
+	if now || silent {
 		c.closeNow(ws)
 		cn.cancel()
 		return
 	}
 	c.goIO(func() {
 		defer cn.cancel()
-		// A dead peer never answers the close: Close gives up on the
-		// handshake rather than wait out coder/websocket's five seconds.
-		stop := context.AfterFunc(c.ctx, func() { abandon(ws) })
-		defer stop()
 		_ = ws.Close(closeCode(code), reason)
 	})
 }

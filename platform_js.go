@@ -34,7 +34,3 @@ func closeCode(code int) websocket.StatusCode {
 	}
 	return websocket.StatusNormalClosure
 }
-
-// abandon would end a closing handshake that is taking too long; the
-// browser ends it by itself, and it refuses the code CloseNow would send.
-func abandon(*websocket.Conn) {}

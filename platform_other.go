@@ -22,6 +22,3 @@ func (c *Client) closeNow(ws *websocket.Conn) { ws.CloseNow() }
 
 // closeCode is the code a close frame carries for the engine's code.
 func closeCode(code int) websocket.StatusCode { return websocket.StatusCode(code) }
-
-// abandon ends a closing handshake that is taking too long.
-func abandon(ws *websocket.Conn) { ws.CloseNow() }
