@@ -4,9 +4,10 @@ GO        ?= go
 PKGS      := ./...
 FUZZTIME  ?= 60s
 SEEDS     ?= 1000
+CHAOS_COUNT ?= 1
 ENGINE_WASM ?= build/kalam-engine.wasm
 
-.PHONY: help demo test bench diagrams check fuzz sim soak wasm
+.PHONY: help demo test bench diagrams check fuzz sim soak wasm chaos
 
 help:
 	@echo "make demo      run the lifecycle demo on the embedded test server"
@@ -15,6 +16,7 @@ help:
 	@echo "make diagrams  regenerate docs/lifecycle.{mmd,dot,svg} from the lifecycle table"
 	@echo "make check     cross-build, regenerate, gofmt, and fail on any drift"
 	@echo "make fuzz      run each fuzz target for FUZZTIME (default 60s)"
+	@echo "make chaos     run the 33 reliability scenarios (CHAOS_COUNT times, default 1)"
 	@echo "make sim       run SEEDS (default 1000) seeds of the deterministic simulation"
 	@echo "make soak      run 200000 more simulation seeds"
 	@echo "make wasm      build the wasm artifacts (engine reactor for wazero, browser build)"
@@ -30,6 +32,9 @@ test:
 
 bench:
 	GO=$(GO) ./scripts/bench.sh
+
+chaos:
+	cd tests && $(GO) test -race -count=$(CHAOS_COUNT) -timeout 90m -run TestChaos ./chaos -v
 
 sim:
 	cd tests && $(GO) test -count=1 -run 'TestSim' ./sim -seeds=$(SEEDS) -v
