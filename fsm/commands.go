@@ -112,7 +112,7 @@ func (e *Engine) command(in Input) error {
 	case Wake:
 		if e.sockOpen && e.state != StateConnecting {
 			// Probe the socket now: a dead link shows within the pong timeout.
-			e.pingSentAt = e.now
+			e.pingSentAt, e.lastPing = e.now, e.now
 			e.emit(Ping{Epoch: e.epoch})
 			e.arm(TimerPongDeadline, e.now+e.cfg.PongTimeout)
 		}

@@ -123,7 +123,8 @@ type Engine struct {
 	offline     bool // the platform says the network is down
 	attempts    int
 	lastInbound time.Duration
-	pingSentAt  time.Duration
+	pingSentAt  time.Duration // the ping the pong deadline judges
+	lastPing    time.Duration // the latest ping sent
 	dec         wire.Decoder
 
 	// Timers.
@@ -386,6 +387,7 @@ func (e *Engine) onTimer(in TimerFired) {
 	case TimerPing:
 		if e.sockOpen {
 			e.emit(Ping{Epoch: e.epoch})
+			e.lastPing = e.now
 			if !e.timerArmed[TimerPongDeadline] {
 				// The deadline judges the ping that armed it: a later ping
 				// sent just before it fires cannot have been answered yet.
@@ -395,9 +397,16 @@ func (e *Engine) onTimer(in TimerFired) {
 			e.arm(TimerPing, e.now+e.cfg.PingInterval)
 		}
 	case TimerPongDeadline:
-		if e.sockOpen && e.lastInbound < e.pingSentAt {
+		switch {
+		case !e.sockOpen:
+		case e.lastInbound < e.pingSentAt:
 			e.dropSocket(wire.CloseGoingAway, "dead link")
 			e.socketLost(wire.CloseAbnormal, "", ErrDeadLink)
+		case e.lastPing > e.pingSentAt:
+			// Answered; a later ping is out: judge it in turn, so a link
+			// that dies is found within PingInterval + PongTimeout.
+			e.pingSentAt = e.lastPing
+			e.arm(TimerPongDeadline, e.lastPing+e.cfg.PongTimeout)
 		}
 	case TimerDrain:
 		if e.state == StateDraining {
