@@ -7,11 +7,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/kalamgo/kalam/internal/leakcheck"
 	"github.com/tetratelabs/wazero"
 )
 
@@ -36,16 +35,10 @@ func TestMain(m *testing.M) {
 		guestWasm, guestErr = os.ReadFile(guestPath)
 		os.Setenv(EnvWasm, guestPath)
 	}
-	code := m.Run()
-	closeShared()
-	os.RemoveAll(dir)
-	if code == 0 {
-		if leaked := leakedGoroutines(5 * time.Second); leaked != "" {
-			fmt.Fprintf(os.Stderr, "goroutines leaked after the tests:\n%s\n", leaked)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	leakcheck.MainFunc(m, func() {
+		closeShared()
+		os.RemoveAll(dir)
+	})
 }
 
 // goTool finds the go command of the toolchain running the tests.
@@ -126,30 +119,5 @@ func testCache() wazero.CompilationCache {
 func closeShared() {
 	if shared.r != nil {
 		shared.r.Close(context.Background())
-	}
-}
-
-// leakedGoroutines waits up to d for stray goroutines to end and returns
-// the stacks of those that do not.
-func leakedGoroutines(d time.Duration) string {
-	deadline := time.Now().Add(d)
-	for {
-		var stray []string
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			ours := strings.Contains(g, "github.com/kalamgo/kalam") || strings.Contains(g, "github.com/coder/websocket")
-			if !ours || strings.Contains(g, "leakedGoroutines") || strings.Contains(g, "testing.(*M).") {
-				continue
-			}
-			stray = append(stray, g)
-		}
-		if len(stray) == 0 {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			return strings.Join(stray, "\n\n")
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

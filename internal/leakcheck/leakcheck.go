@@ -28,9 +28,23 @@ func Main(m *testing.M) {
 	os.Exit(run(m, os.Stderr, Grace))
 }
 
+// MainFunc is Main with cleanup run after the tests and before the check,
+// for packages that hold something for all their tests (a shared server,
+// a runtime, a build directory).
+func MainFunc(m *testing.M, cleanup func()) {
+	os.Exit(runWith(m, os.Stderr, Grace, cleanup))
+}
+
 func run(m interface{ Run() int }, w io.Writer, grace time.Duration) int {
+	return runWith(m, w, grace, nil)
+}
+
+func runWith(m interface{ Run() int }, w io.Writer, grace time.Duration, cleanup func()) int {
 	before := ids()
 	code := m.Run()
+	if cleanup != nil {
+		cleanup()
+	}
 	if code == 0 {
 		if leaked := Wait(before, grace); leaked != "" {
 			fmt.Fprintf(w, "goroutines leaked by the tests:\n%s\n", leaked)
