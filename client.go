@@ -197,7 +197,14 @@ func (c *Client) do(ctx context.Context, in fsm.Input, pre func()) error {
 	case err := <-cmd.reply:
 		return err
 	case <-c.done:
-		return ErrClosed
+		// The command may have been the loop's last (a Drain that closed
+		// the client at once): its verdict wins over the shutdown.
+		select {
+		case err := <-cmd.reply:
+			return err
+		default:
+			return ErrClosed
+		}
 	}
 }
 
@@ -214,7 +221,12 @@ func (c *Client) exec(f func()) error {
 	case <-ran:
 		return nil
 	case <-c.done:
-		return ErrClosed
+		select {
+		case <-ran:
+			return nil
+		default:
+			return ErrClosed
+		}
 	}
 }
 
