@@ -25,6 +25,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/kalamgo/kalam"
 	"github.com/kalamgo/kalam/auth"
+	"github.com/kalamgo/kalam/internal/e2etest"
 	"github.com/kalamgo/kalam/kalamtest"
 	"github.com/kalamgo/kalam/transport/wire"
 )
@@ -309,21 +310,21 @@ func TestBadServerFrames(t *testing.T) {
 				send(websocket.MessageText, insertFrame(sub, 2, `"200"`))
 			}})
 			c := newBadClient(t, s.srv.URL, nil)
-			ctx := ctxT(t, 30*time.Second)
+			ctx := e2etest.Ctx(t, 30*time.Second)
 			var before runtime.MemStats
 			runtime.ReadMemStats(&before)
 			sub, err := c.Live(ctx, "SELECT * FROM items", kalam.LiveOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			col := collect(ctx, sub)
-			evs := col.waitFor(t, ctx, "rows 1 and 2", hasIDs("1", "2"))
+			col := e2etest.Collect(ctx, sub)
+			evs := col.WaitFor(t, ctx, "rows 1 and 2", e2etest.HasIDs("1", "2"))
 			var after runtime.MemStats
 			runtime.ReadMemStats(&after)
-			exactlyOnce(t, evs, "1", "2")
-			checkOrder(t, evs)
-			if got := ids(evs); strings.Contains(strings.Join(got, ","), "99") {
-				t.Fatalf("the bad row was delivered: %s", describe(evs))
+			e2etest.ExactlyOnce(t, evs, "1", "2")
+			e2etest.CheckOrder(t, evs)
+			if got := e2etest.IDs(evs); strings.Contains(strings.Join(got, ","), "99") {
+				t.Fatalf("the bad row was delivered: %s", e2etest.Describe(evs))
 			}
 			// Problems and connection events are delivered on their own
 			// callbacks, not in order with the subscription's events: wait.
@@ -423,7 +424,7 @@ func TestBadHTTPBodies(t *testing.T) {
 				tc.body(w)
 			}})
 			c := newBadClient(t, s.srv.URL, nil)
-			ctx := ctxT(t, 30*time.Second)
+			ctx := e2etest.Ctx(t, 30*time.Second)
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			_, err := c.Query(ctx, "SELECT 1")
@@ -454,7 +455,7 @@ func TestBadApplicationInput(t *testing.T) {
 	e := newEnv(t, kalamtest.Config{}, false)
 	c := e.client(nil)
 	noNS := e.client(func(cfg *kalam.Config) { cfg.Namespace = "" })
-	ctx := ctxT(t, 10*time.Second)
+	ctx := e2etest.Ctx(t, 10*time.Second)
 	for _, sql := range []string{"", "   ", "\n\t"} {
 		if _, err := c.Query(ctx, sql); !errors.Is(err, kalam.ErrEmptySQL) {
 			t.Errorf("Query(%q) = %v, want ErrEmptySQL", sql, err)
@@ -500,7 +501,7 @@ func TestProviderThatFails(t *testing.T) {
 		cfg.BackoffMin = 100 * time.Millisecond
 		cfg.BackoffMax = time.Second
 	})
-	ctx := ctxT(t, 10*time.Second)
+	ctx := e2etest.Ctx(t, 10*time.Second)
 	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	_, err := c.Query(qctx, "SELECT 1")
@@ -578,17 +579,17 @@ func TestProviderReturnsExpiredTokens(t *testing.T) {
 	}
 	time.Sleep(2100 * time.Millisecond) // let the one-second token expire (exp has one-second resolution)
 	var calls atomic.Int32
-	st := newStates()
+	st := e2etest.NewStates()
 	c := e.client(func(cfg *kalam.Config) {
 		cfg.Auth = auth.Dynamic(func(ctx context.Context, req auth.Request) (auth.Credentials, error) {
 			calls.Add(1)
 			return auth.FromTokens(access, "")
 		})
-		cfg.OnStateChange = st.record
+		cfg.OnStateChange = st.Record
 		cfg.BackoffMin = 100 * time.Millisecond
 		cfg.BackoffMax = time.Second
 	})
-	ctx := ctxT(t, 15*time.Second)
+	ctx := e2etest.Ctx(t, 15*time.Second)
 	_, qerr := c.Query(ctx, "SELECT 1")
 	var qe *kalam.QueryError
 	if !errors.As(qerr, &qe) && !errors.Is(qerr, kalam.ErrCredentialsRejected) && !errors.Is(qerr, kalam.ErrNoCredentials) {
@@ -597,7 +598,7 @@ func TestProviderReturnsExpiredTokens(t *testing.T) {
 	if _, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{}); err != nil && !errors.Is(err, kalam.ErrCredentialsRejected) && !errors.Is(err, kalam.ErrNoCredentials) {
 		t.Fatalf("Live = %v", err)
 	}
-	st.waitFor(t, ctx, kalam.StateUnauthed)
+	st.WaitFor(t, ctx, kalam.StateUnauthed)
 	startCalls, startWS := calls.Load(), e.srv.Stats().WSAccepted
 	time.Sleep(1500 * time.Millisecond) // observation window
 	if n := calls.Load() - startCalls; n > 8 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kalamgo/kalam"
 	"github.com/kalamgo/kalam/auth"
+	"github.com/kalamgo/kalam/internal/e2etest"
 	"github.com/kalamgo/kalam/kalamtest"
 	"github.com/kalamgo/kalam/transport/wire"
 )
@@ -24,7 +25,7 @@ func TestHTTPOnlyWorkerNeverOpensTheSocket(t *testing.T) {
 	e := newEnv(t, kalamtest.Config{}, false)
 	e.write("INSERT INTO app.orders (id, status) VALUES (1, 'open'), (2, 'done')")
 	c := e.client(nil)
-	ctx := ctxT(t, 10*time.Second)
+	ctx := e2etest.Ctx(t, 10*time.Second)
 	res, err := c.Query(ctx, "SELECT id FROM orders WHERE status = $1", "done")
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +55,7 @@ func TestConnectAndDisconnectReportConnectionEvents(t *testing.T) {
 	c := e.client(func(cfg *kalam.Config) {
 		cfg.OnConnection = func(ev kalam.ConnectionEvent) { mu.Lock(); evs = append(evs, ev); mu.Unlock() }
 	})
-	ctx := ctxT(t, 10*time.Second)
+	ctx := e2etest.Ctx(t, 10*time.Second)
 	if err := c.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -95,15 +96,15 @@ func TestConnectAndDisconnectReportConnectionEvents(t *testing.T) {
 
 func TestEagerConnectOpensTheSocketWithCredentials(t *testing.T) {
 	e := newEnv(t, kalamtest.Config{}, false)
-	st := newStates()
-	e.client(func(cfg *kalam.Config) { cfg.EagerConnect = true; cfg.OnStateChange = st.record })
-	st.waitFor(t, ctxT(t, 10*time.Second), kalam.StateConnected)
+	st := e2etest.NewStates()
+	e.client(func(cfg *kalam.Config) { cfg.EagerConnect = true; cfg.OnStateChange = st.Record })
+	st.WaitFor(t, e2etest.Ctx(t, 10*time.Second), kalam.StateConnected)
 }
 
 func TestSetNamespaceEnablesLive(t *testing.T) {
 	e := newEnv(t, kalamtest.Config{}, false)
 	c := e.client(func(cfg *kalam.Config) { cfg.Namespace = "" })
-	ctx := ctxT(t, 10*time.Second)
+	ctx := e2etest.Ctx(t, 10*time.Second)
 	if _, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{}); !errors.Is(err, kalam.ErrNoNamespace) {
 		t.Fatalf("Live without a namespace: %v, want ErrNoNamespace", err)
 	}
@@ -117,9 +118,9 @@ func TestSetNamespaceEnablesLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := collect(ctx, sub)
+	col := e2etest.Collect(ctx, sub)
 	e.write("INSERT INTO app.orders (id, status) VALUES (5, 'open')")
-	col.waitFor(t, ctx, "row 5", hasIDs("5"))
+	col.WaitFor(t, ctx, "row 5", e2etest.HasIDs("5"))
 	if err := c.SetNamespace("bad name!"); err == nil {
 		t.Fatal("an invalid namespace was accepted")
 	}
@@ -128,7 +129,7 @@ func TestSetNamespaceEnablesLive(t *testing.T) {
 func TestSameSQLTwiceIsTwoSubscriptionsWithPositions(t *testing.T) {
 	e := newEnv(t, kalamtest.Config{}, false)
 	c := e.client(nil)
-	ctx := ctxT(t, 10*time.Second)
+	ctx := e2etest.Ctx(t, 10*time.Second)
 	a, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -140,10 +141,10 @@ func TestSameSQLTwiceIsTwoSubscriptionsWithPositions(t *testing.T) {
 	if a.ID() == b.ID() {
 		t.Fatalf("two subscriptions share id %q", a.ID())
 	}
-	ca, cb := collect(ctx, a), collect(ctx, b)
+	ca, cb := e2etest.Collect(ctx, a), e2etest.Collect(ctx, b)
 	e.write("INSERT INTO app.orders (id, status) VALUES (1, 'open')")
-	evs := ca.waitFor(t, ctx, "row 1 on a", hasIDs("1"))
-	cb.waitFor(t, ctx, "row 1 on b", hasIDs("1"))
+	evs := ca.WaitFor(t, ctx, "row 1 on a", e2etest.HasIDs("1"))
+	cb.WaitFor(t, ctx, "row 1 on b", e2etest.HasIDs("1"))
 	last := evs[len(evs)-1].Seq
 	pos, ok := a.Position()
 	if !ok || pos != last {
@@ -179,7 +180,7 @@ func TestFreshAuthAsksTheProviderAgain(t *testing.T) {
 			return auth.FromTokens(access, refresh)
 		})
 	})
-	ctx := ctxT(t, 10*time.Second)
+	ctx := e2etest.Ctx(t, 10*time.Second)
 	if err := c.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -205,16 +206,16 @@ func TestLastRowsAndFrom(t *testing.T) {
 		e.write("INSERT INTO app.orders (id, status) VALUES ($1, 'open')", i)
 	}
 	c := e.client(nil)
-	ctx := ctxT(t, 10*time.Second)
+	ctx := e2etest.Ctx(t, 10*time.Second)
 
 	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{LastRows: 2, BatchSize: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := collect(ctx, sub).waitFor(t, ctx, "the snapshot", func(evs []kalam.Event) bool {
+	evs := e2etest.Collect(ctx, sub).WaitFor(t, ctx, "the snapshot", func(evs []kalam.Event) bool {
 		return len(evs) > 0 && evs[len(evs)-1].Kind == kalam.EventSnapshot && evs[len(evs)-1].Last
 	})
-	if got := ids(evs); len(got) != 2 || !hasIDs("4", "5")(evs) {
+	if got := e2etest.IDs(evs); len(got) != 2 || !e2etest.HasIDs("4", "5")(evs) {
 		t.Fatalf("LastRows 2 gave %v", got)
 	}
 
@@ -231,15 +232,15 @@ func TestLastRowsAndFrom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := collect(ctx, sub2)
-	evs = col.waitFor(t, ctx, "rows after From", hasIDs("4", "5"))
-	exactlyOnce(t, evs, "4", "5")
-	for _, id := range ids(evs) {
+	col := e2etest.Collect(ctx, sub2)
+	evs = col.WaitFor(t, ctx, "rows after From", e2etest.HasIDs("4", "5"))
+	e2etest.ExactlyOnce(t, evs, "4", "5")
+	for _, id := range e2etest.IDs(evs) {
 		if id <= "3" {
-			t.Fatalf("row %s at or before From was delivered: %s", id, describe(evs))
+			t.Fatalf("row %s at or before From was delivered: %s", id, e2etest.Describe(evs))
 		}
 	}
-	checkOrder(t, evs)
+	e2etest.CheckOrder(t, evs)
 }
 
 func TestCallbacksRunInOrderAndMayCallTheClient(t *testing.T) {
@@ -259,12 +260,12 @@ func TestCallbacksRunInOrderAndMayCallTheClient(t *testing.T) {
 		}
 	})
 	close(ready)
-	ctx := ctxT(t, 10*time.Second)
+	ctx := e2etest.Ctx(t, 10*time.Second)
 	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	collect(ctx, sub).waitFor(t, ctx, "subscribed", func(evs []kalam.Event) bool { return len(evs) > 0 })
+	e2etest.Collect(ctx, sub).WaitFor(t, ctx, "subscribed", func(evs []kalam.Event) bool { return len(evs) > 0 })
 	if _, err := c.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +292,7 @@ func TestCallbacksRunInOrderAndMayCallTheClient(t *testing.T) {
 func TestCloseIsFinal(t *testing.T) {
 	e := newEnv(t, kalamtest.Config{}, false)
 	c := e.client(nil)
-	ctx := ctxT(t, 10*time.Second)
+	ctx := e2etest.Ctx(t, 10*time.Second)
 	if err := c.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kalamgo/kalam"
 	"github.com/kalamgo/kalam/auth"
+	"github.com/kalamgo/kalam/internal/e2etest"
 	"github.com/kalamgo/kalam/kalamtest"
 	"github.com/kalamgo/kalam/kalamtest/faultproxy"
 	"github.com/kalamgo/kalam/transport/wire"
@@ -91,192 +92,10 @@ func (e *env) client(mod func(*kalam.Config)) *kalam.Client {
 	return c
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// collector reads a subscription's events on its own goroutine.
-type collector struct {
-	mu     sync.Mutex
-	events []kalam.Event
-	err    error
-	done   chan struct{}
-	notify chan struct{}
-}
-
-func collect(ctx context.Context, sub *kalam.Subscription) *collector {
-	c := &collector{done: make(chan struct{}), notify: make(chan struct{}, 1)}
-	go func() {
-		defer close(c.done)
-		for ev, err := range sub.Events(ctx) {
-			c.mu.Lock()
-			if err != nil {
-				c.err = err
-			} else {
-				c.events = append(c.events, ev)
-			}
-			c.mu.Unlock()
-			select {
-			case c.notify <- struct{}{}:
-			default:
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return c
-}
-
-func (c *collector) snapshot() []kalam.Event {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]kalam.Event(nil), c.events...)
-}
-
-// waitFor polls cond after every event until it holds or ctx ends.
-func (c *collector) waitFor(t *testing.T, ctx context.Context, what string, cond func([]kalam.Event) bool) []kalam.Event {
-	t.Helper()
-	for {
-		evs := c.snapshot()
-		if cond(evs) {
-			return evs
-		}
-		select {
-		case <-c.notify:
-		case <-c.done:
-			if evs := c.snapshot(); cond(evs) {
-				return evs
-			}
-			t.Fatalf("subscription ended (%v) before %s; got %s", c.err, what, describe(c.snapshot()))
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s; got %s", what, describe(c.snapshot()))
-		}
-	}
-}
-
-func describe(evs []kalam.Event) string {
-	var b strings.Builder
-	for _, ev := range evs {
-		fmt.Fprintf(&b, "%v(", ev.Kind)
-		for _, r := range append(append([]kalam.Row(nil), ev.Rows...), ev.Old...) {
-			fmt.Fprintf(&b, "%s,", r.Get("id").String())
-		}
-		fmt.Fprintf(&b, ")@%d ", ev.Seq)
-	}
-	return b.String()
-}
-
-// ids lists, in delivery order, the id of every row carried by insert,
-// update, delete and snapshot events.
-func ids(evs []kalam.Event) []string {
-	var out []string
-	for _, ev := range evs {
-		switch ev.Kind {
-		case kalam.EventSnapshot, kalam.EventInsert, kalam.EventUpdate:
-			for _, r := range ev.Rows {
-				out = append(out, r.Get("id").String())
-			}
-		case kalam.EventDelete:
-			for _, r := range ev.Old {
-				out = append(out, r.Get("id").String())
-			}
-		}
-	}
-	return out
-}
-
-// checkOrder fails when delivered _seq values do not strictly increase.
-func checkOrder(t *testing.T, evs []kalam.Event) {
-	t.Helper()
-	var last wire.SeqID
-	for _, ev := range evs {
-		rows := ev.Rows // an update's old values carry the previous version's _seq
-		if ev.Kind == kalam.EventDelete {
-			rows = ev.Old
-		}
-		for _, r := range rows {
-			seq, ok := r.Seq()
-			if !ok {
-				continue
-			}
-			if seq <= last {
-				t.Fatalf("_seq %d delivered after %d: %s", seq, last, describe(evs))
-			}
-			last = seq
-		}
-	}
-}
-
-func hasIDs(want ...string) func([]kalam.Event) bool {
-	return func(evs []kalam.Event) bool {
-		got := map[string]bool{}
-		for _, id := range ids(evs) {
-			got[id] = true
-		}
-		for _, w := range want {
-			if !got[w] {
-				return false
-			}
-		}
-		return true
-	}
-}
-
-func exactlyOnce(t *testing.T, evs []kalam.Event, want ...string) {
-	t.Helper()
-	count := map[string]int{}
-	for _, id := range ids(evs) {
-		count[id]++
-	}
-	for _, w := range want {
-		if count[w] != 1 {
-			t.Fatalf("row %s delivered %d times: %s", w, count[w], describe(evs))
-		}
-	}
-}
-
-// states records transitions from OnStateChange.
-type states struct {
-	mu  sync.Mutex
-	all []kalam.Transition
-	ch  chan kalam.Transition
-}
-
-func newStates() *states { return &states{ch: make(chan kalam.Transition, 1024)} }
-
-func (s *states) record(tr kalam.Transition) {
-	s.mu.Lock()
-	s.all = append(s.all, tr)
-	s.mu.Unlock()
-	select {
-	case s.ch <- tr:
-	default:
-	}
-}
-
-func (s *states) waitFor(t *testing.T, ctx context.Context, want kalam.State) {
-	t.Helper()
-	for {
-		select {
-		case tr := <-s.ch:
-			if tr.To == want {
-				return
-			}
-		case <-ctx.Done():
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			t.Fatalf("state %v never reached; transitions: %v", want, s.all)
-		}
-	}
-}
-
 func TestQueryReturnsTypedResults(t *testing.T) {
 	e := newEnv(t, kalamtest.Config{}, false)
 	c := e.client(nil)
-	ctx := ctxT(t, 10*time.Second)
+	ctx := e2etest.Ctx(t, 10*time.Second)
 	big := int64(309840000500000123) // above 2^53: must survive exactly
 	if _, err := c.Query(ctx, "INSERT INTO orders (id, status, note) VALUES ($1, $2, $3)", big, "open", "x"); err != nil {
 		t.Fatal(err)
@@ -315,34 +134,34 @@ func TestQueryReturnsTypedResults(t *testing.T) {
 func TestLiveInsertUpdateDelete(t *testing.T) {
 	e := newEnv(t, kalamtest.Config{}, false)
 	e.write("INSERT INTO app.orders (id, status) VALUES (1, 'open'), (2, 'open')")
-	st := newStates()
-	c := e.client(func(cfg *kalam.Config) { cfg.OnStateChange = st.record })
-	ctx := ctxT(t, 15*time.Second)
+	st := e2etest.NewStates()
+	c := e.client(func(cfg *kalam.Config) { cfg.OnStateChange = st.Record })
+	ctx := e2etest.Ctx(t, 15*time.Second)
 	sub, err := c.Live(ctx, "SELECT * FROM orders WHERE status = 'open'", kalam.LiveOptions{BatchSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := collect(ctx, sub)
-	col.waitFor(t, ctx, "the snapshot", func(evs []kalam.Event) bool {
+	col := e2etest.Collect(ctx, sub)
+	col.WaitFor(t, ctx, "the snapshot", func(evs []kalam.Event) bool {
 		return len(evs) > 0 && evs[len(evs)-1].Kind == kalam.EventSnapshot && evs[len(evs)-1].Last
 	})
 	e.write("INSERT INTO app.orders (id, status) VALUES (3, 'open')")
 	e.write("UPDATE app.orders SET note = 'rush' WHERE id = 1")
 	e.write("DELETE FROM app.orders WHERE id = 2")
-	evs := col.waitFor(t, ctx, "insert, update, delete", func(evs []kalam.Event) bool {
+	evs := col.WaitFor(t, ctx, "insert, update, delete", func(evs []kalam.Event) bool {
 		kinds := map[kalam.EventKind]bool{}
 		for _, ev := range evs {
 			kinds[ev.Kind] = true
 		}
 		return kinds[kalam.EventInsert] && kinds[kalam.EventUpdate] && kinds[kalam.EventDelete]
 	})
-	checkOrder(t, evs)
+	e2etest.CheckOrder(t, evs)
 	if evs[0].Kind != kalam.EventSubscribed || len(evs[0].Columns) == 0 {
 		t.Fatalf("first event = %+v", evs[0])
 	}
 	want := []string{"1", "2", "3", "1", "2"}
-	if got := ids(evs); strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Fatalf("ids = %v, want %v (%s)", got, want, describe(evs))
+	if got := e2etest.IDs(evs); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("ids = %v, want %v (%s)", got, want, e2etest.Describe(evs))
 	}
 	for _, ev := range evs {
 		if ev.Kind == kalam.EventUpdate && ev.Rows[0].Get("note").String() != "rush" {
@@ -352,12 +171,10 @@ func TestLiveInsertUpdateDelete(t *testing.T) {
 	if c.State() != kalam.StateLive {
 		t.Fatalf("state = %v", c.State())
 	}
-	st.mu.Lock()
 	var path []string
-	for _, tr := range st.all {
+	for _, tr := range st.All() {
 		path = append(path, tr.To.String())
 	}
-	st.mu.Unlock()
 	if got := strings.Join(path, ">"); !strings.HasPrefix(got, "Authed>Connecting>Connected>Live") {
 		t.Fatalf("transitions = %s", got)
 	}
@@ -366,7 +183,7 @@ func TestLiveInsertUpdateDelete(t *testing.T) {
 func TestLiveWithoutNamespaceIsRefusedBeforeTheWire(t *testing.T) {
 	e := newEnv(t, kalamtest.Config{}, true)
 	c := e.client(func(cfg *kalam.Config) { cfg.Namespace = "" })
-	ctx := ctxT(t, 10*time.Second)
+	ctx := e2etest.Ctx(t, 10*time.Second)
 	_, err := c.Live(ctx, "SELECT * FROM app.orders", kalam.LiveOptions{})
 	if !errors.Is(err, kalam.ErrNoNamespace) {
 		t.Fatalf("Live = %v, want ErrNoNamespace", err)
@@ -387,11 +204,11 @@ func TestLiveWithoutNamespaceIsRefusedBeforeTheWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := collect(ctx, sub)
+	col := e2etest.Collect(ctx, sub)
 	if err := c.SetNamespace("app"); err != nil {
 		t.Fatal(err)
 	}
-	col.waitFor(t, ctx, "the subscription to start", func(evs []kalam.Event) bool { return len(evs) > 0 })
+	col.WaitFor(t, ctx, "the subscription to start", func(evs []kalam.Event) bool { return len(evs) > 0 })
 }
 
 func TestTokenExpiryWithDynamicProviderWhileLive(t *testing.T) {
@@ -406,13 +223,13 @@ func TestTokenExpiryWithDynamicProviderWhileLive(t *testing.T) {
 		return auth.FromTokens(access, refresh)
 	})
 	c := e.client(func(cfg *kalam.Config) { cfg.Auth = provider; cfg.RefreshMargin = 500 * time.Millisecond })
-	ctx := ctxT(t, 30*time.Second)
+	ctx := e2etest.Ctx(t, 30*time.Second)
 	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := collect(ctx, sub)
-	col.waitFor(t, ctx, "the snapshot", func(evs []kalam.Event) bool { return len(evs) >= 2 })
+	col := e2etest.Collect(ctx, sub)
+	col.WaitFor(t, ctx, "the snapshot", func(evs []kalam.Event) bool { return len(evs) >= 2 })
 	// Write across three token lifetimes, querying over HTTP as we go.
 	var want []string
 	for i := range 30 {
@@ -424,9 +241,9 @@ func TestTokenExpiryWithDynamicProviderWhileLive(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond) // workload pacing, not an assertion
 	}
-	evs := col.waitFor(t, ctx, "every row", hasIDs(want...))
-	exactlyOnce(t, evs, want...)
-	checkOrder(t, evs)
+	evs := col.WaitFor(t, ctx, "every row", e2etest.HasIDs(want...))
+	e2etest.ExactlyOnce(t, evs, want...)
+	e2etest.CheckOrder(t, evs)
 	if n := calls.Load(); n < 3 {
 		t.Fatalf("provider called %d times over 6 s of 2 s tokens", n)
 	}
@@ -444,23 +261,23 @@ func TestExpireAllThenReconnectAsksTheProviderAgain(t *testing.T) {
 		return auth.FromTokens(access, refresh)
 	})
 	c := e.client(func(cfg *kalam.Config) { cfg.Auth = provider })
-	ctx := ctxT(t, 20*time.Second)
+	ctx := e2etest.Ctx(t, 20*time.Second)
 	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := collect(ctx, sub)
+	col := e2etest.Collect(ctx, sub)
 	e.write("INSERT INTO app.orders (id, status) VALUES (1, 'open')")
-	col.waitFor(t, ctx, "row 1", hasIDs("1"))
+	col.WaitFor(t, ctx, "row 1", e2etest.HasIDs("1"))
 	before := calls.Load()
 	failsBefore := e.srv.Stats().AuthFailed
 
 	e.srv.ExpireAllTokens()
 	e.srv.DropConnections()
 	e.write("INSERT INTO app.orders (id, status) VALUES (2, 'open')")
-	evs := col.waitFor(t, ctx, "row 2 after the reconnect", hasIDs("1", "2"))
-	exactlyOnce(t, evs, "1", "2")
-	checkOrder(t, evs)
+	evs := col.WaitFor(t, ctx, "row 2 after the reconnect", e2etest.HasIDs("1", "2"))
+	e2etest.ExactlyOnce(t, evs, "1", "2")
+	e2etest.CheckOrder(t, evs)
 	if calls.Load() <= before {
 		t.Fatal("the provider was not asked again before the reconnect")
 	}
@@ -475,19 +292,19 @@ func TestRevokedCredentialsDoNotHotLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := newStates()
-	c := e.client(func(cfg *kalam.Config) { cfg.Auth = auth.JWT(access); cfg.OnStateChange = st.record })
-	ctx := ctxT(t, 20*time.Second)
+	st := e2etest.NewStates()
+	c := e.client(func(cfg *kalam.Config) { cfg.Auth = auth.JWT(access); cfg.OnStateChange = st.Record })
+	ctx := e2etest.Ctx(t, 20*time.Second)
 	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := collect(ctx, sub)
-	st.waitFor(t, ctx, kalam.StateLive)
+	col := e2etest.Collect(ctx, sub)
+	st.WaitFor(t, ctx, kalam.StateLive)
 
 	e.srv.RevokeUser("alice")
 	e.srv.CloseConnections(1008, "Authentication failed")
-	st.waitFor(t, ctx, kalam.StateUnauthed)
+	st.WaitFor(t, ctx, kalam.StateUnauthed)
 	accepted := e.srv.Stats().WSAccepted
 	// A hot loop would redial hundreds of times in a second.
 	time.Sleep(time.Second)
@@ -510,14 +327,14 @@ func TestRevokedCredentialsDoNotHotLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.write("INSERT INTO app.orders (id, status) VALUES (7, 'open')")
-	col.waitFor(t, ctx, "row 7 after recovery", hasIDs("7"))
+	col.WaitFor(t, ctx, "row 7 after recovery", e2etest.HasIDs("7"))
 }
 
 func TestUnsubscribeWhileDisconnected(t *testing.T) {
 	e := newEnv(t, kalamtest.Config{}, true)
-	st := newStates()
-	c := e.client(func(cfg *kalam.Config) { cfg.OnStateChange = st.record })
-	ctx := ctxT(t, 20*time.Second)
+	st := e2etest.NewStates()
+	c := e.client(func(cfg *kalam.Config) { cfg.OnStateChange = st.Record })
+	ctx := e2etest.Ctx(t, 20*time.Second)
 	keep, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -526,19 +343,19 @@ func TestUnsubscribeWhileDisconnected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keepCol := collect(ctx, keep)
-	st.waitFor(t, ctx, kalam.StateLive)
-	keepCol.waitFor(t, ctx, "the snapshot", func(evs []kalam.Event) bool { return len(evs) >= 2 })
+	keepCol := e2etest.Collect(ctx, keep)
+	st.WaitFor(t, ctx, kalam.StateLive)
+	keepCol.WaitFor(t, ctx, "the snapshot", func(evs []kalam.Event) bool { return len(evs) >= 2 })
 
 	e.proxy.Down()
-	st.waitFor(t, ctx, kalam.StateBackoff)
+	st.WaitFor(t, ctx, kalam.StateBackoff)
 	if err := drop.Close(); err != nil {
 		t.Fatal(err)
 	}
 	e.proxy.Up()
-	st.waitFor(t, ctx, kalam.StateLive)
+	st.WaitFor(t, ctx, kalam.StateLive)
 	e.write("INSERT INTO app.orders (id, status) VALUES (1, 'open')")
-	keepCol.waitFor(t, ctx, "row 1", hasIDs("1"))
+	keepCol.WaitFor(t, ctx, "row 1", e2etest.HasIDs("1"))
 	for _, s := range e.srv.Subscriptions() {
 		if s.ID == drop.ID() {
 			t.Fatalf("the server still has the dropped subscription: %+v", s)
@@ -559,27 +376,27 @@ func TestDrainWhileLoadingFinishesTheLoad(t *testing.T) {
 		e.write("INSERT INTO app.orders (id, status) VALUES ($1, 'open'), ($2, 'open'), ($3, 'open'), ($4, 'open'), ($5, 'open')", i*5+1, i*5+2, i*5+3, i*5+4, i*5+5)
 	}
 	c := e.client(nil)
-	ctx := ctxT(t, 20*time.Second)
+	ctx := e2etest.Ctx(t, 20*time.Second)
 	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{BatchSize: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := collect(ctx, sub)
-	col.waitFor(t, ctx, "the first batch", func(evs []kalam.Event) bool { return len(ids(evs)) > 0 })
+	col := e2etest.Collect(ctx, sub)
+	col.WaitFor(t, ctx, "the first batch", func(evs []kalam.Event) bool { return len(e2etest.IDs(evs)) > 0 })
 	// Every remaining batch now takes at least one slowed round trip.
 	e.proxy.SetLatency(20 * time.Millisecond)
-	out, err := c.Drain(ctxT(t, 10*time.Second))
+	out, err := c.Drain(e2etest.Ctx(t, 10*time.Second))
 	if err != nil {
 		t.Fatalf("drain = %+v, %v", out, err)
 	}
 	if out.LoadsCompleted != 1 || out.TimedOut {
 		t.Fatalf("outcome = %+v", out)
 	}
-	<-col.done
-	if !errors.Is(col.err, kalam.ErrDraining) {
-		t.Fatalf("subscription ended with %v", col.err)
+	<-col.Done()
+	if !errors.Is(col.Err(), kalam.ErrDraining) {
+		t.Fatalf("subscription ended with %v", col.Err())
 	}
-	if n := len(ids(col.snapshot())); n != 50 {
+	if n := len(e2etest.IDs(col.Snapshot())); n != 50 {
 		t.Fatalf("the drained load delivered %d of 50 rows", n)
 	}
 	if c.State() != kalam.StateClosed {
@@ -589,24 +406,24 @@ func TestDrainWhileLoadingFinishesTheLoad(t *testing.T) {
 
 func TestDrainWhileReconnectingEndsPromptly(t *testing.T) {
 	e := newEnv(t, kalamtest.Config{}, true)
-	st := newStates()
-	c := e.client(func(cfg *kalam.Config) { cfg.OnStateChange = st.record })
-	ctx := ctxT(t, 20*time.Second)
+	st := e2etest.NewStates()
+	c := e.client(func(cfg *kalam.Config) { cfg.OnStateChange = st.Record })
+	ctx := e2etest.Ctx(t, 20*time.Second)
 	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := collect(ctx, sub)
-	st.waitFor(t, ctx, kalam.StateLive)
+	col := e2etest.Collect(ctx, sub)
+	st.WaitFor(t, ctx, kalam.StateLive)
 	e.proxy.Down()
-	st.waitFor(t, ctx, kalam.StateBackoff)
-	out, err := c.Drain(ctxT(t, 5*time.Second))
+	st.WaitFor(t, ctx, kalam.StateBackoff)
+	out, err := c.Drain(e2etest.Ctx(t, 5*time.Second))
 	if err != nil || out.TimedOut || out.Subscriptions != 1 {
 		t.Fatalf("drain = %+v, %v", out, err)
 	}
-	<-col.done
-	if !errors.Is(col.err, kalam.ErrDraining) {
-		t.Fatalf("subscription ended with %v", col.err)
+	<-col.Done()
+	if !errors.Is(col.Err(), kalam.ErrDraining) {
+		t.Fatalf("subscription ended with %v", col.Err())
 	}
 	if _, err := c.Query(ctx, "SELECT 1"); !errors.Is(err, kalam.ErrClosed) {
 		t.Fatalf("query after drain = %v", err)
@@ -624,7 +441,7 @@ func TestSlowConsumerDoesNotStallOthers(t *testing.T) {
 			}
 		}
 	})
-	ctx := ctxT(t, 30*time.Second)
+	ctx := e2etest.Ctx(t, 30*time.Second)
 	slow, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -633,20 +450,20 @@ func TestSlowConsumerDoesNotStallOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fastCol := collect(ctx, fast)
+	fastCol := e2etest.Collect(ctx, fast)
 	var want []string
 	for i := range 60 {
 		want = append(want, fmt.Sprint(i+1))
 		e.write("INSERT INTO app.orders (id, status) VALUES ($1, 'open')", i+1)
 	}
-	evs := fastCol.waitFor(t, ctx, "every row on the fast subscription", hasIDs(want...))
-	exactlyOnce(t, evs, want...)
+	evs := fastCol.WaitFor(t, ctx, "every row on the fast subscription", e2etest.HasIDs(want...))
+	e2etest.ExactlyOnce(t, evs, want...)
 	// Only now does the slow consumer start reading: it still gets every row
 	// exactly once, in order, through pause and resume.
-	slowCol := collect(ctx, slow)
-	evs = slowCol.waitFor(t, ctx, "every row on the slow subscription", hasIDs(want...))
-	exactlyOnce(t, evs, want...)
-	checkOrder(t, evs)
+	slowCol := e2etest.Collect(ctx, slow)
+	evs = slowCol.WaitFor(t, ctx, "every row on the slow subscription", e2etest.HasIDs(want...))
+	e2etest.ExactlyOnce(t, evs, want...)
+	e2etest.CheckOrder(t, evs)
 	if n := conns.Load(); n != 1 {
 		t.Fatalf("the socket was reopened %d times: the slow consumer disturbed the connection", n)
 	}
@@ -655,7 +472,7 @@ func TestSlowConsumerDoesNotStallOthers(t *testing.T) {
 func TestTokenExpiredQueryRefreshesAndRetriesOnce(t *testing.T) {
 	e := newEnv(t, kalamtest.Config{}, false)
 	c := e.client(nil)
-	ctx := ctxT(t, 10*time.Second)
+	ctx := e2etest.Ctx(t, 10*time.Second)
 	if _, err := c.Query(ctx, "SELECT 1"); err != nil {
 		t.Fatal(err)
 	}
@@ -668,9 +485,9 @@ func TestTokenExpiredQueryRefreshesAndRetriesOnce(t *testing.T) {
 func TestLiveRowsConvergesAfterAnOutage(t *testing.T) {
 	e := newEnv(t, kalamtest.Config{}, true)
 	e.write("INSERT INTO app.orders (id, status) VALUES (1, 'open'), (2, 'open'), (3, 'open')")
-	st := newStates()
-	c := e.client(func(cfg *kalam.Config) { cfg.OnStateChange = st.record })
-	ctx := ctxT(t, 20*time.Second)
+	st := e2etest.NewStates()
+	c := e.client(func(cfg *kalam.Config) { cfg.OnStateChange = st.Record })
+	ctx := e2etest.Ctx(t, 20*time.Second)
 	view, err := c.LiveRows(ctx, "SELECT * FROM orders", kalam.RowsOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -680,7 +497,7 @@ func TestLiveRowsConvergesAfterAnOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.proxy.Down()
-	st.waitFor(t, ctx, kalam.StateBackoff)
+	st.WaitFor(t, ctx, kalam.StateBackoff)
 	e.write("DELETE FROM app.orders WHERE id = 2")
 	e.write("UPDATE app.orders SET status = 'paid' WHERE id = 3")
 	e.write("INSERT INTO app.orders (id, status) VALUES (4, 'open')")
@@ -732,27 +549,27 @@ func TestNoSecretInDebugLogs(t *testing.T) {
 	})
 	var errs []string
 	var mu sync.Mutex
-	st := newStates()
+	st := e2etest.NewStates()
 	c := e.client(func(cfg *kalam.Config) {
 		cfg.Auth = recording
 		cfg.Logger = logger
 		cfg.RefreshMargin = 500 * time.Millisecond
-		cfg.OnStateChange = st.record
+		cfg.OnStateChange = st.Record
 		cfg.OnError = func(err error, _ bool) { mu.Lock(); errs = append(errs, err.Error()); mu.Unlock() }
 	})
-	ctx := ctxT(t, 20*time.Second)
+	ctx := e2etest.Ctx(t, 20*time.Second)
 	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := collect(ctx, sub)
-	st.waitFor(t, ctx, kalam.StateLive)
+	col := e2etest.Collect(ctx, sub)
+	st.WaitFor(t, ctx, kalam.StateLive)
 	e.write("INSERT INTO app.orders (id, status) VALUES (1, 'open')")
-	col.waitFor(t, ctx, "row 1", hasIDs("1"))
+	col.WaitFor(t, ctx, "row 1", e2etest.HasIDs("1"))
 	e.proxy.Drop()                      // reconnect
 	time.Sleep(2500 * time.Millisecond) // let a refresh happen (workload, not an assertion)
 	e.write("INSERT INTO app.orders (id, status) VALUES (2, 'open')")
-	col.waitFor(t, ctx, "row 2", hasIDs("2"))
+	col.WaitFor(t, ctx, "row 2", e2etest.HasIDs("2"))
 	_, qerr := c.Query(ctx, "SELECT * FROM app.nope")
 	c.Close()
 
@@ -806,7 +623,7 @@ func slicesSort(s []string) { slices.Sort(s) }
 func TestSlowConsumerUnderABurstLosesNothing(t *testing.T) {
 	e := newEnv(t, kalamtest.Config{}, false)
 	c := e.client(func(cfg *kalam.Config) { cfg.EventBuffer = 8 })
-	ctx := ctxT(t, 60*time.Second)
+	ctx := e2etest.Ctx(t, 60*time.Second)
 	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{NoSnapshot: true})
 	if err != nil {
 		t.Fatal(err)
@@ -840,7 +657,7 @@ func TestSlowConsumerUnderABurstLosesNothing(t *testing.T) {
 			t.Fatalf("after %d rows: %v", len(seen), err)
 		}
 		evs = append(evs, ev)
-		for _, id := range ids([]kalam.Event{ev}) {
+		for _, id := range e2etest.IDs([]kalam.Event{ev}) {
 			seen[id]++
 		}
 		time.Sleep(20 * time.Microsecond) // slower than the burst
@@ -849,6 +666,6 @@ func TestSlowConsumerUnderABurstLosesNothing(t *testing.T) {
 		}
 	}
 	<-done
-	exactlyOnce(t, evs, want...)
-	checkOrder(t, evs)
+	e2etest.ExactlyOnce(t, evs, want...)
+	e2etest.CheckOrder(t, evs)
 }

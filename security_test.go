@@ -18,6 +18,7 @@ import (
 	"github.com/kalamgo/kalam"
 	"github.com/kalamgo/kalam/auth"
 	"github.com/kalamgo/kalam/fsm"
+	"github.com/kalamgo/kalam/internal/e2etest"
 	"github.com/kalamgo/kalam/kalamtest"
 	"github.com/kalamgo/kalam/kalamtest/faultproxy"
 )
@@ -80,7 +81,7 @@ func TestNoCredentialAnywhere(t *testing.T) {
 	var outMu sync.Mutex
 	var out []string // everything the client handed the application
 	add := func(s string) { outMu.Lock(); out = append(out, s); outMu.Unlock() }
-	st := newStates()
+	st := e2etest.NewStates()
 	cfg := kalam.Config{
 		URL:           e.url,
 		Auth:          recording,
@@ -91,7 +92,7 @@ func TestNoCredentialAnywhere(t *testing.T) {
 		PongTimeout:   time.Second,
 		RefreshMargin: 500 * time.Millisecond,
 		Logger:        logger,
-		OnStateChange: func(tr kalam.Transition) { st.record(tr); add(fmt.Sprintf("%+v", tr)) },
+		OnStateChange: func(tr kalam.Transition) { st.Record(tr); add(fmt.Sprintf("%+v", tr)) },
 		OnConnection:  func(ev kalam.ConnectionEvent) { add(fmt.Sprintf("%+v %v", ev, ev.Err)) },
 		OnError:       func(err error, _ bool) { add(fmt.Sprintf("%v %+v", err, err)) },
 	}
@@ -100,26 +101,26 @@ func TestNoCredentialAnywhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ctx := ctxT(t, 30*time.Second)
+	ctx := e2etest.Ctx(t, 30*time.Second)
 	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := collect(ctx, sub)
-	st.waitFor(t, ctx, kalam.StateLive)
+	col := e2etest.Collect(ctx, sub)
+	st.WaitFor(t, ctx, kalam.StateLive)
 	e.write("INSERT INTO app.orders (id, status) VALUES (1, 'open')")
-	col.waitFor(t, ctx, "row 1", hasIDs("1"))
+	col.WaitFor(t, ctx, "row 1", e2etest.HasIDs("1"))
 	e.proxy.Drop()                      // reconnect with the current token
 	time.Sleep(2500 * time.Millisecond) // workload: outlive one token so a refresh happens
 	e.write("INSERT INTO app.orders (id, status) VALUES (2, 'open')")
-	col.waitFor(t, ctx, "row 2", hasIDs("2"))
+	col.WaitFor(t, ctx, "row 2", e2etest.HasIDs("2"))
 	e.srv.ExpireAllTokens() // the next query gets TOKEN_EXPIRED and logs in again
 	if _, err := c.Query(ctx, "SELECT COUNT(*) AS n FROM orders"); err != nil {
 		add(err.Error())
 	}
 	e.srv.DropConnections()
 	e.write("INSERT INTO app.orders (id, status) VALUES (3, 'open')")
-	col.waitFor(t, ctx, "row 3", hasIDs("3"))
+	col.WaitFor(t, ctx, "row 3", e2etest.HasIDs("3"))
 	for _, sql := range []string{"SELECT * FROM app.nope", "SELEKT", "INSERT INTO app.orders (id) VALUES (1)"} {
 		_, err := c.Query(ctx, sql)
 		add(fmt.Sprintf("%v %+v %#v", err, err, err))
@@ -188,7 +189,7 @@ func TestTLSVerifiedByDefault(t *testing.T) {
 	if !strings.HasPrefix(s.srv.URL, "https://") {
 		t.Fatalf("server URL %s", s.srv.URL)
 	}
-	ctx := ctxT(t, 20*time.Second)
+	ctx := e2etest.Ctx(t, 20*time.Second)
 
 	c := newBadClient(t, s.srv.URL, nil)
 	_, err := c.Query(ctx, "SELECT 1")

@@ -15,6 +15,7 @@ import (
 	"github.com/kalamgo/kalam/auth"
 	"github.com/kalamgo/kalam/fsm"
 	"github.com/kalamgo/kalam/internal/abi"
+	"github.com/kalamgo/kalam/internal/e2etest"
 	"github.com/kalamgo/kalam/kalamtest"
 	"github.com/kalamgo/kalam/kalamtest/faultproxy"
 	"github.com/kalamgo/kalam/transport/wire"
@@ -117,170 +118,12 @@ func (e *env) client(mod func(*kalam.Config)) *kalam.Client {
 	return c
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// collector reads a subscription's events on its own goroutine.
-type collector struct {
-	mu     sync.Mutex
-	events []kalam.Event
-	err    error
-	done   chan struct{}
-	notify chan struct{}
-}
-
-func collect(ctx context.Context, sub *kalam.Subscription) *collector {
-	c := &collector{done: make(chan struct{}), notify: make(chan struct{}, 1)}
-	go func() {
-		defer close(c.done)
-		for ev, err := range sub.Events(ctx) {
-			c.mu.Lock()
-			if err != nil {
-				c.err = err
-			} else {
-				c.events = append(c.events, ev)
-			}
-			c.mu.Unlock()
-			select {
-			case c.notify <- struct{}{}:
-			default:
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return c
-}
-
-func (c *collector) snapshot() []kalam.Event {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]kalam.Event(nil), c.events...)
-}
-
-func (c *collector) waitFor(t *testing.T, ctx context.Context, what string, cond func([]kalam.Event) bool) []kalam.Event {
-	t.Helper()
-	for {
-		if evs := c.snapshot(); cond(evs) {
-			return evs
-		}
-		select {
-		case <-c.notify:
-		case <-c.done:
-			if evs := c.snapshot(); cond(evs) {
-				return evs
-			}
-			t.Fatalf("subscription ended (%v) before %s; got %v", c.err, what, ids(c.snapshot()))
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s; got %v", what, ids(c.snapshot()))
-		}
-	}
-}
-
-func ids(evs []kalam.Event) []string {
-	var out []string
-	for _, ev := range evs {
-		rows := ev.Rows
-		if ev.Kind == kalam.EventDelete {
-			rows = ev.Old
-		}
-		if ev.Kind == kalam.EventSnapshot || ev.Kind == kalam.EventInsert || ev.Kind == kalam.EventUpdate || ev.Kind == kalam.EventDelete {
-			for _, r := range rows {
-				out = append(out, r.Get("id").String())
-			}
-		}
-	}
-	return out
-}
-
-func hasIDs(want ...string) func([]kalam.Event) bool {
-	return func(evs []kalam.Event) bool {
-		got := map[string]bool{}
-		for _, id := range ids(evs) {
-			got[id] = true
-		}
-		for _, w := range want {
-			if !got[w] {
-				return false
-			}
-		}
-		return true
-	}
-}
-
-func exactlyOnceInOrder(t *testing.T, evs []kalam.Event, want ...string) {
-	t.Helper()
-	count := map[string]int{}
-	for _, id := range ids(evs) {
-		count[id]++
-	}
-	for _, w := range want {
-		if count[w] != 1 {
-			t.Fatalf("row %s delivered %d times: %v", w, count[w], ids(evs))
-		}
-	}
-	var last wire.SeqID
-	for _, ev := range evs {
-		rows := ev.Rows
-		if ev.Kind == kalam.EventDelete {
-			rows = ev.Old
-		}
-		for _, r := range rows {
-			if seq, ok := r.Seq(); ok {
-				if seq <= last {
-					t.Fatalf("_seq %d after %d", seq, last)
-				}
-				last = seq
-			}
-		}
-	}
-}
-
-// states records transitions.
-type states struct {
-	mu  sync.Mutex
-	all []kalam.Transition
-	ch  chan kalam.Transition
-}
-
-func newStates() *states { return &states{ch: make(chan kalam.Transition, 1024)} }
-
-func (s *states) record(tr kalam.Transition) {
-	s.mu.Lock()
-	s.all = append(s.all, tr)
-	s.mu.Unlock()
-	select {
-	case s.ch <- tr:
-	default:
-	}
-}
-
-func (s *states) waitFor(t *testing.T, ctx context.Context, want kalam.State) {
-	t.Helper()
-	for {
-		select {
-		case tr := <-s.ch:
-			if tr.To == want {
-				return
-			}
-		case <-ctx.Done():
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			t.Fatalf("state %v never reached; transitions: %v", want, s.all)
-		}
-	}
-}
-
 func TestE2ELoginQueryAndTypedErrors(t *testing.T) { forEachEngine(t, testE2ELoginQueryAndTypedErrors) }
 
 func testE2ELoginQueryAndTypedErrors(t *testing.T, engine string) {
 	e := newEnv(t, engine, kalamtest.Config{}, false)
 	c := e.client(nil)
-	ctx := ctxT(t, 15*time.Second)
+	ctx := e2etest.Ctx(t, 15*time.Second)
 	big := int64(309840000500000123) // above 2^53: the parameter crosses the ABI as JSON text
 	if _, err := c.Query(ctx, "INSERT INTO orders (id, status, note) VALUES ($1, $2, $3)", big, "open", "x"); err != nil {
 		t.Fatal(err)
@@ -322,24 +165,24 @@ func TestE2ELiveInsertUpdateDelete(t *testing.T) { forEachEngine(t, testE2ELiveI
 func testE2ELiveInsertUpdateDelete(t *testing.T, engine string) {
 	e := newEnv(t, engine, kalamtest.Config{}, false)
 	e.write("INSERT INTO app.orders (id, status) VALUES (1, 'open'), (2, 'open')")
-	st := newStates()
-	c := e.client(func(cfg *kalam.Config) { cfg.OnStateChange = st.record })
-	ctx := ctxT(t, 15*time.Second)
+	st := e2etest.NewStates()
+	c := e.client(func(cfg *kalam.Config) { cfg.OnStateChange = st.Record })
+	ctx := e2etest.Ctx(t, 15*time.Second)
 	sub, err := c.Live(ctx, "SELECT * FROM orders WHERE status = 'open'", kalam.LiveOptions{BatchSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := collect(ctx, sub)
-	col.waitFor(t, ctx, "the snapshot", func(evs []kalam.Event) bool {
+	col := e2etest.Collect(ctx, sub)
+	col.WaitFor(t, ctx, "the snapshot", func(evs []kalam.Event) bool {
 		return len(evs) > 0 && evs[len(evs)-1].Kind == kalam.EventSnapshot && evs[len(evs)-1].Last
 	})
 	e.write("INSERT INTO app.orders (id, status) VALUES (3, 'open')")
 	e.write("UPDATE app.orders SET note = 'rush' WHERE id = 1")
 	e.write("DELETE FROM app.orders WHERE id = 2")
-	evs := col.waitFor(t, ctx, "insert, update, delete", func(evs []kalam.Event) bool {
-		return len(ids(evs)) >= 5
+	evs := col.WaitFor(t, ctx, "insert, update, delete", func(evs []kalam.Event) bool {
+		return len(e2etest.IDs(evs)) >= 5
 	})
-	if got := strings.Join(ids(evs), ","); got != "1,2,3,1,2" {
+	if got := strings.Join(e2etest.IDs(evs), ","); got != "1,2,3,1,2" {
 		t.Fatalf("ids = %s", got)
 	}
 	if evs[0].Kind != kalam.EventSubscribed || len(evs[0].Columns) == 0 {
@@ -350,12 +193,10 @@ func testE2ELiveInsertUpdateDelete(t *testing.T, engine string) {
 			t.Fatalf("update = %+v", ev.Rows[0])
 		}
 	}
-	st.mu.Lock()
 	var path []string
-	for _, tr := range st.all {
+	for _, tr := range st.All() {
 		path = append(path, tr.To.String())
 	}
-	st.mu.Unlock()
 	if got := strings.Join(path, ">"); !strings.HasPrefix(got, "Authed>Connecting>Connected>Live") {
 		t.Fatalf("transitions = %s", got)
 	}
@@ -378,13 +219,13 @@ func testE2ERefreshWhileLive(t *testing.T, engine string) {
 		return auth.FromTokens(access, refresh)
 	})
 	c := e.client(func(cfg *kalam.Config) { cfg.Auth = provider; cfg.RefreshMargin = 500 * time.Millisecond })
-	ctx := ctxT(t, 30*time.Second)
+	ctx := e2etest.Ctx(t, 30*time.Second)
 	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := collect(ctx, sub)
-	col.waitFor(t, ctx, "the snapshot", func(evs []kalam.Event) bool { return len(evs) >= 2 })
+	col := e2etest.Collect(ctx, sub)
+	col.WaitFor(t, ctx, "the snapshot", func(evs []kalam.Event) bool { return len(evs) >= 2 })
 	var want []string
 	for i := range 20 {
 		want = append(want, fmt.Sprint(100+i))
@@ -394,8 +235,9 @@ func testE2ERefreshWhileLive(t *testing.T, engine string) {
 		}
 		time.Sleep(250 * time.Millisecond) // workload pacing across token lifetimes, not an assertion
 	}
-	evs := col.waitFor(t, ctx, "every row", hasIDs(want...))
-	exactlyOnceInOrder(t, evs, want...)
+	evs := col.WaitFor(t, ctx, "every row", e2etest.HasIDs(want...))
+	e2etest.ExactlyOnce(t, evs, want...)
+	e2etest.CheckOrder(t, evs)
 	if n := calls.Load(); n < 3 {
 		t.Fatalf("provider called %d times over 5 s of 2 s tokens", n)
 	}
@@ -405,26 +247,27 @@ func TestE2EDropAndResume(t *testing.T) { forEachEngine(t, testE2EDropAndResume)
 
 func testE2EDropAndResume(t *testing.T, engine string) {
 	e := newEnv(t, engine, kalamtest.Config{}, true)
-	st := newStates()
-	c := e.client(func(cfg *kalam.Config) { cfg.OnStateChange = st.record })
-	ctx := ctxT(t, 20*time.Second)
+	st := e2etest.NewStates()
+	c := e.client(func(cfg *kalam.Config) { cfg.OnStateChange = st.Record })
+	ctx := e2etest.Ctx(t, 20*time.Second)
 	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := collect(ctx, sub)
-	st.waitFor(t, ctx, kalam.StateLive)
+	col := e2etest.Collect(ctx, sub)
+	st.WaitFor(t, ctx, kalam.StateLive)
 	e.write("INSERT INTO app.orders (id, status) VALUES (1, 'open')")
-	col.waitFor(t, ctx, "row 1", hasIDs("1"))
+	col.WaitFor(t, ctx, "row 1", e2etest.HasIDs("1"))
 
 	e.proxy.Down()
-	st.waitFor(t, ctx, kalam.StateBackoff)
+	st.WaitFor(t, ctx, kalam.StateBackoff)
 	e.write("INSERT INTO app.orders (id, status) VALUES (2, 'open')") // during the outage
 	e.proxy.Up()
-	st.waitFor(t, ctx, kalam.StateLive)
+	st.WaitFor(t, ctx, kalam.StateLive)
 	e.write("INSERT INTO app.orders (id, status) VALUES (3, 'open')")
-	evs := col.waitFor(t, ctx, "rows 2 and 3 after the resume", hasIDs("1", "2", "3"))
-	exactlyOnceInOrder(t, evs, "1", "2", "3")
+	evs := col.WaitFor(t, ctx, "rows 2 and 3 after the resume", e2etest.HasIDs("1", "2", "3"))
+	e2etest.ExactlyOnce(t, evs, "1", "2", "3")
+	e2etest.CheckOrder(t, evs)
 	resumed := false
 	for _, ev := range evs {
 		resumed = resumed || ev.Kind == kalam.EventResumed
@@ -442,23 +285,23 @@ func testE2EDrainFinishesTheLoad(t *testing.T, engine string) {
 		e.write("INSERT INTO app.orders (id, status) VALUES ($1, 'open'), ($2, 'open'), ($3, 'open'), ($4, 'open'), ($5, 'open')", i*5+1, i*5+2, i*5+3, i*5+4, i*5+5)
 	}
 	c := e.client(nil)
-	ctx := ctxT(t, 20*time.Second)
+	ctx := e2etest.Ctx(t, 20*time.Second)
 	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{BatchSize: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := collect(ctx, sub)
-	col.waitFor(t, ctx, "the first batch", func(evs []kalam.Event) bool { return len(ids(evs)) > 0 })
+	col := e2etest.Collect(ctx, sub)
+	col.WaitFor(t, ctx, "the first batch", func(evs []kalam.Event) bool { return len(e2etest.IDs(evs)) > 0 })
 	e.proxy.SetLatency(20 * time.Millisecond)
-	out, err := c.Drain(ctxT(t, 10*time.Second))
+	out, err := c.Drain(e2etest.Ctx(t, 10*time.Second))
 	if err != nil || out.LoadsCompleted != 1 || out.TimedOut {
 		t.Fatalf("drain = %+v, %v", out, err)
 	}
-	<-col.done
-	if !errors.Is(col.err, kalam.ErrDraining) {
-		t.Fatalf("subscription ended with %v", col.err)
+	<-col.Done()
+	if !errors.Is(col.Err(), kalam.ErrDraining) {
+		t.Fatalf("subscription ended with %v", col.Err())
 	}
-	if n := len(ids(col.snapshot())); n != 50 {
+	if n := len(e2etest.IDs(col.Snapshot())); n != 50 {
 		t.Fatalf("the drained load delivered %d of 50 rows", n)
 	}
 	if c.State() != kalam.StateClosed {
@@ -472,19 +315,19 @@ func TestE2ECloseReleasesTheInstance(t *testing.T) { forEachEngine(t, testE2EClo
 func testE2ECloseReleasesTheInstance(t *testing.T, engine string) {
 	e := newEnv(t, engine, kalamtest.Config{}, false)
 	c := e.client(nil)
-	ctx := ctxT(t, 15*time.Second)
+	ctx := e2etest.Ctx(t, 15*time.Second)
 	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := collect(ctx, sub)
-	col.waitFor(t, ctx, "the subscription", func(evs []kalam.Event) bool { return len(evs) > 0 })
+	col := e2etest.Collect(ctx, sub)
+	col.WaitFor(t, ctx, "the subscription", func(evs []kalam.Event) bool { return len(evs) > 0 })
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	<-col.done
-	if !errors.Is(col.err, kalam.ErrClosed) {
-		t.Fatalf("subscription ended with %v", col.err)
+	<-col.Done()
+	if !errors.Is(col.Err(), kalam.ErrClosed) {
+		t.Fatalf("subscription ended with %v", col.Err())
 	}
 	if _, err := c.Query(ctx, "SELECT 1"); !errors.Is(err, kalam.ErrClosed) {
 		t.Fatalf("query after close = %v", err)
