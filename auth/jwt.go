@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // MaxTokenLen bounds the tokens ParseClaims reads. KalamDB's tokens are a few
@@ -60,11 +58,6 @@ func (c Claims) ExpiredAt(now time.Time) bool {
 	return !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt)
 }
 
-// parser is shared: a jwt.Parser holds only options and is safe for
-// concurrent use. json.Number keeps exp/iat exact (no float64 rounding of
-// large integers) and lets us refuse non-numeric values ourselves.
-var parser = jwt.NewParser(jwt.WithJSONNumber())
-
 // ParseClaims reads a JWT's claims WITHOUT verifying its signature, for
 // scheduling only (see [Claims]). The algorithm is not judged either: an
 // alg "none" token is read like any other, because rejecting it is the
@@ -76,17 +69,28 @@ var parser = jwt.NewParser(jwt.WithJSONNumber())
 // be integers or fractions of Unix seconds, from 0 to year 9999. A token whose
 // exp has passed is returned without error.
 func ParseClaims(token string) (Claims, error) {
+	return parseClaimsWith(token, parseUnverified)
+}
+
+// unverifiedReader reads a token's header and claims without verifying the
+// signature: golang-jwt's parser on native and wasip1 builds
+// (jwt_golangjwt.go), the standard-library reader under js (jwtlight.go).
+// It returns the claims with every number as a json.Number, or a
+// *MalformedTokenError with one of the fixed reasons declared in
+// jwtlight.go. ParseClaims calls it only for tokens precheck let through.
+type unverifiedReader func(token string) (map[string]any, error)
+
+// parseClaimsWith is ParseClaims with the reader passed in, so that the
+// differential fuzz test can run both readers through the same checks.
+func parseClaimsWith(token string, read unverifiedReader) (Claims, error) {
 	if reason := precheck(token); reason != "" {
 		return Claims{}, &MalformedTokenError{Reason: reason}
 	}
-	mc := jwt.MapClaims{}
-	if _, _, err := parser.ParseUnverified(token, mc); err != nil {
-		// golang-jwt's messages are not quoted here: they are generic today,
-		// but a JSON error may one day echo claim text.
-		return Claims{}, &MalformedTokenError{Reason: jwtReason(err)}
+	mc, err := read(token)
+	if err != nil {
+		return Claims{}, err
 	}
 	var c Claims
-	var err error
 	if c.Subject, err = stringClaim(mc, "sub"); err != nil {
 		return Claims{}, err
 	}
@@ -162,29 +166,12 @@ func precheck(token string) string {
 		}
 	}
 	if strings.Count(token, ".") != 2 {
-		return "not three dot-separated segments"
+		return reasonSegments
 	}
 	return ""
 }
 
-// jwtReason maps golang-jwt's parse failures to a fixed text.
-func jwtReason(err error) string {
-	msg := err.Error()
-	for _, r := range []struct{ needle, reason string }{
-		{"decode header", "header is not base64url JSON"},
-		{"decode claim", "claims are not a base64url JSON object"},
-		{"decode signature", "signature is not base64url"},
-		{"alg", "header has no known alg"},
-		{"segments", "not three dot-separated segments"},
-	} {
-		if strings.Contains(msg, r.needle) {
-			return r.reason
-		}
-	}
-	return "unreadable"
-}
-
-func stringClaim(mc jwt.MapClaims, name string) (string, error) {
+func stringClaim(mc map[string]any, name string) (string, error) {
 	v, ok := mc[name]
 	if !ok || v == nil {
 		return "", nil
@@ -197,7 +184,7 @@ func stringClaim(mc jwt.MapClaims, name string) (string, error) {
 }
 
 // timeClaim reads a NumericDate: Unix seconds, integer or fraction.
-func timeClaim(mc jwt.MapClaims, name string) (time.Time, error) {
+func timeClaim(mc map[string]any, name string) (time.Time, error) {
 	v, ok := mc[name]
 	if !ok || v == nil {
 		return time.Time{}, nil
