@@ -71,12 +71,6 @@ func plainRun(b []byte, i int) int {
 	return i
 }
 
-// rowSpan locates one row in the payload.
-type rowSpan struct {
-	start, end int
-	old        bool // an old_values row
-}
-
 // fastScan is a strict JSON reader: every method returns false on input
 // encoding/json would reject, and may also return false on valid input it
 // does not care to handle.
@@ -373,17 +367,30 @@ func (s *fastScan) next() (more, ok bool) {
 // string.
 func (s *fastScan) stringField() (string, bool) {
 	start := s.i
-	raw, escaped, ok := s.str()
-	if !ok {
+	if _, _, ok := s.str(); !ok {
 		return "", false
 	}
-	if !escaped && utf8.Valid(raw) {
+	return fieldString(s.b[start:s.i], "")
+}
+
+// fieldString turns a quoted JSON string into the Go string encoding/json
+// would store, false when it is not one valid JSON string. When the value
+// is prev, prev is returned rather than a new copy.
+func fieldString(quoted []byte, prev string) (string, bool) {
+	if len(quoted) < 2 || quoted[0] != '"' || quoted[len(quoted)-1] != '"' {
+		return "", false
+	}
+	raw := quoted[1 : len(quoted)-1]
+	if plainRun(raw, 0) == len(raw) && utf8.Valid(raw) {
+		if prev != "" && string(raw) == prev {
+			return prev, true
+		}
 		return intern(raw), true
 	}
 	// Escapes, or invalid UTF-8 that encoding/json replaces: let it unquote
 	// this one string.
 	var v string
-	if json.Unmarshal(s.b[start:s.i], &v) != nil {
+	if json.Unmarshal(quoted, &v) != nil {
 		return "", false
 	}
 	return v, true
@@ -415,8 +422,9 @@ func intern(b []byte) string {
 	return string(b)
 }
 
-// rowArray reads an array of objects, appending each element's span.
-func (s *fastScan) rowArray(spans []rowSpan, old bool) ([]rowSpan, bool) {
+// rowArray reads an array of objects, appending each element's span and
+// where its _seq value lies.
+func (s *fastScan) rowArray(spans []RowSpan, old bool) ([]RowSpan, bool) {
 	if !s.consume('[') {
 		return spans, false
 	}
@@ -427,25 +435,68 @@ func (s *fastScan) rowArray(spans []rowSpan, old bool) ([]rowSpan, bool) {
 	for {
 		s.ws()
 		start := s.i
-		// depth: message object (1), array (2), row (3).
-		if !s.object(3) {
+		seq, ok := s.row()
+		if !ok {
 			return spans, false
 		}
 		if len(spans) == cap(spans) && len(spans) > 0 {
 			// Out of room: size the list once for the rest of the payload,
 			// guessing from the rows so far, rather than doubling.
 			n := len(spans)
-			avg := (s.i-spans[0].start)/(n+1) + 1
-			grown := make([]rowSpan, n, n+1+(len(s.b)-s.i)/avg)
+			avg := (s.i-spans[0].Start)/(n+1) + 1
+			grown := make([]RowSpan, n, n+1+(len(s.b)-s.i)/avg)
 			copy(grown, spans)
 			spans = grown
 		}
-		spans = append(spans, rowSpan{start: start, end: s.i, old: old})
+		spans = append(spans, RowSpan{Span: Span{Start: start, End: s.i}, Seq: seq, Old: old})
 		s.ws()
 		if s.consume(',') {
 			continue
 		}
 		return spans, s.consume(']')
+	}
+}
+
+// row reads one row object (depth 3: message, array, row) and returns the
+// span of its _seq value, as RowSeq would pick it: keys compared after
+// unescaping, the last one winning. The zero Span means no _seq key.
+func (s *fastScan) row() (seq Span, ok bool) {
+	if !s.consume('{') {
+		return Span{}, false
+	}
+	s.ws()
+	if s.consume('}') {
+		return Span{}, true
+	}
+	for {
+		s.ws()
+		keyStart := s.i
+		key, escaped, kok := s.str()
+		if !kok {
+			return Span{}, false
+		}
+		isSeq := string(key) == SeqColumn
+		if escaped {
+			var k string
+			isSeq = json.Unmarshal(s.b[keyStart:s.i], &k) == nil && k == SeqColumn
+		}
+		s.ws()
+		if !s.consume(':') {
+			return Span{}, false
+		}
+		s.ws()
+		start := s.i
+		if !s.value(3) {
+			return Span{}, false
+		}
+		if isSeq {
+			seq = Span{Start: start, End: s.i}
+		}
+		s.ws()
+		if s.consume(',') {
+			continue
+		}
+		return seq, s.consume('}')
 	}
 }
 
@@ -540,13 +591,25 @@ func (s *fastScan) batchControl() (*BatchControl, bool) {
 // the payload has a shape it handles. It returns false otherwise, leaving m
 // in an unspecified state. Rows never alias payload.
 func decodeServerFast(payload []byte, m *ServerMessage) bool {
+	var buf [8]RowSpan
+	x := FrameIndex{Rows: buf[:0]}
+	if !IndexServer(payload, &x) {
+		return false
+	}
+	return x.materialize(payload, m, nil, "") == nil
+}
+
+// IndexServer scans payload with the fast path's strict reader and records
+// in x where its fields lie. It returns false, leaving x unspecified, when
+// the payload is outside the shapes the fast path handles (DecodeServer then
+// uses encoding/json). x.Rows is reused.
+func IndexServer(payload []byte, x *FrameIndex) bool {
+	*x = FrameIndex{Rows: x.Rows[:0]}
 	s := fastScan{b: payload, max: fastMaxDepth}
 	s.ws()
 	if !s.consume('{') {
 		return false
 	}
-	var spanBuf [8]rowSpan
-	spans := spanBuf[:0]
 	var seen uint16
 	s.ws()
 	if !s.consume('}') {
@@ -556,37 +619,41 @@ func decodeServerFast(payload []byte, m *ServerMessage) bool {
 				return false
 			}
 			var bit uint16
-			var str *string
+			field := -1
 			switch string(k) {
 			case "type":
-				bit, str = keyType, &m.Type
+				bit, field = keyType, FieldType
 			case "subscription_id":
-				bit, str = keySubscriptionID, &m.SubscriptionID
+				bit, field = keySubscriptionID, FieldSubscriptionID
 			case "change_type":
-				bit, str = keyChangeType, &m.ChangeType
+				bit, field = keyChangeType, FieldChangeType
 			case "code":
-				bit, str = keyCode, &m.Code
+				bit, field = keyCode, FieldCode
 			case "message":
-				bit, str = keyMessage, &m.Message
+				bit, field = keyMessage, FieldMessage
 			case "user":
-				bit, str = keyUser, &m.User
+				bit, field = keyUser, FieldUser
 			case "role":
-				bit, str = keyRole, &m.Role
+				bit, field = keyRole, FieldRole
 			case "rows":
 				bit = keyRows
-				if spans, ok = s.rowArray(spans, false); !ok {
+				if x.Rows, ok = s.rowArray(x.Rows, false); !ok {
 					return false
 				}
+				x.HasRows = true
 			case "old_values":
 				bit = keyOldValues
-				if spans, ok = s.rowArray(spans, true); !ok {
+				if x.Rows, ok = s.rowArray(x.Rows, true); !ok {
 					return false
 				}
+				x.HasOldValues = true
 			case "batch_control":
 				bit = keyBatchControl
-				if m.BatchControl, ok = s.batchControl(); !ok {
+				start := s.i
+				if _, ok = s.batchControl(); !ok {
 					return false
 				}
+				x.BatchControl = Span{Start: start, End: s.i}
 			default:
 				return false
 			}
@@ -594,10 +661,12 @@ func decodeServerFast(payload []byte, m *ServerMessage) bool {
 				return false
 			}
 			seen |= bit
-			if str != nil {
-				if *str, ok = s.stringField(); !ok {
+			if field >= 0 {
+				start := s.i
+				if _, _, ok := s.str(); !ok {
 					return false
 				}
+				x.Fields[field] = Span{Start: start, End: s.i}
 			}
 			more, ok := s.next()
 			if !ok {
@@ -609,44 +678,5 @@ func decodeServerFast(payload []byte, m *ServerMessage) bool {
 		}
 	}
 	s.ws()
-	if s.i != len(s.b) {
-		return false
-	}
-	if seen&(keyRows|keyOldValues) == 0 {
-		return true
-	}
-	// One copy of the stretch of payload holding the rows, one slice for
-	// both row lists.
-	nOld := 0
-	for _, sp := range spans {
-		if sp.old {
-			nOld++
-		}
-	}
-	var data []byte
-	lo := 0
-	if len(spans) > 0 {
-		lo = spans[0].start
-		data = make([]byte, spans[len(spans)-1].end-lo)
-		copy(data, payload[lo:])
-	}
-	all := make([]Row, len(spans))
-	nNew := len(spans) - nOld
-	var rows, old []Row
-	if seen&keyRows != 0 {
-		rows = all[:0:nNew]
-	}
-	if seen&keyOldValues != 0 {
-		old = all[nNew:nNew:len(all)]
-	}
-	for _, sp := range spans {
-		r := Row(data[sp.start-lo : sp.end-lo : sp.end-lo])
-		if sp.old {
-			old = append(old, r)
-		} else {
-			rows = append(rows, r)
-		}
-	}
-	m.Rows, m.OldValues = rows, old
-	return true
+	return s.i == len(s.b)
 }

@@ -144,6 +144,7 @@ func decodeBoth(t *testing.T, data []byte) (fast bool) {
 	if fast && !json.Valid(data) {
 		t.Fatalf("fast path accepted invalid JSON %q", data)
 	}
+	checkSeqs(t, data, &got, errGot, fast)
 	// The rows own their bytes: scribbling over the payload, or appending to
 	// one row, leaves every row as it was.
 	rows := append(append([]wire.Row(nil), got.Rows...), got.OldValues...)
@@ -287,6 +288,148 @@ func TestPlainRun(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// checkSeqs checks DecodeServerSeqs and DecodeServerIndexed against
+// DecodeServer (got, errGot) on data: the same message and error, and each
+// row's _seq as RowSeq reads it from the decoded row.
+func checkSeqs(t *testing.T, data []byte, got *wire.ServerMessage, errGot error, fast bool) {
+	t.Helper()
+	var x wire.FrameIndex
+	var seqs wire.Seqs
+	var m wire.ServerMessage
+	err := wire.DecodeServerSeqs(append([]byte(nil), data...), &m, &x, &seqs)
+	sameDecode(t, "DecodeServerSeqs", data, &m, err, got, errGot)
+	checkRowSeqs(t, data, &m, &seqs, fast)
+
+	var idx wire.FrameIndex
+	if wire.IndexServer(data, &idx) != fast {
+		t.Fatalf("input %q: IndexServer disagrees with the fast path (fast=%v)", data, fast)
+	}
+	if !fast {
+		return
+	}
+	// The host's index: the same result without a scan.
+	var m2 wire.ServerMessage
+	var seqs2 wire.Seqs
+	err = wire.DecodeServerIndexed(append([]byte(nil), data...), &idx, &m2, &seqs2)
+	sameDecode(t, "DecodeServerIndexed", data, &m2, err, got, errGot)
+	checkRowSeqs(t, data, &m2, &seqs2, true)
+}
+
+func sameDecode(t *testing.T, what string, data []byte, m *wire.ServerMessage, err error, want *wire.ServerMessage, wantErr error) {
+	t.Helper()
+	if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+		t.Fatalf("input %q: %s error %v, DecodeServer says %v", data, what, err, wantErr)
+	}
+	if err == nil && !reflect.DeepEqual(m, want) {
+		t.Fatalf("input %q: %s\n got %#v\nwant %#v", data, what, m, want)
+	}
+}
+
+func checkRowSeqs(t *testing.T, data []byte, m *wire.ServerMessage, seqs *wire.Seqs, wantKnown bool) {
+	t.Helper()
+	for _, list := range []struct {
+		old  bool
+		rows []wire.Row
+	}{{false, m.Rows}, {true, m.OldValues}} {
+		for i, r := range list.rows {
+			seq, ok, err, known := seqs.Row(list.old, i)
+			if known != wantKnown {
+				t.Fatalf("input %q: row %d known=%v, want %v", data, i, known, wantKnown)
+			}
+			if !known {
+				continue
+			}
+			wseq, wok, werr := wire.RowSeq(r)
+			if seq != wseq || ok != wok || (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() {
+				t.Fatalf("input %q: row %d seq %v %v %v, RowSeq says %v %v %v", data, i, seq, ok, err, wseq, wok, werr)
+			}
+		}
+		if _, _, _, known := seqs.Row(list.old, len(list.rows)); known {
+			t.Fatalf("input %q: a seq past the rows", data)
+		}
+	}
+}
+
+// TestDecodeServerIndexedBadIndex feeds indexes that do not fit their
+// payload: each is refused with ErrBadIndex or, when it passes the checks,
+// decodes to some message without a panic.
+func TestDecodeServerIndexedBadIndex(t *testing.T) {
+	frame := []byte(fastFrames[1])
+	var good wire.FrameIndex
+	if !wire.IndexServer(frame, &good) {
+		t.Fatal("not indexed")
+	}
+	clone := func() wire.FrameIndex {
+		x := good
+		x.Rows = append([]wire.RowSpan(nil), good.Rows...)
+		return x
+	}
+	bad := []func(x *wire.FrameIndex){
+		func(x *wire.FrameIndex) { x.Fields[wire.FieldType].End = len(frame) + 1 },
+		func(x *wire.FrameIndex) { x.Fields[wire.FieldType].Start = -1 },
+		func(x *wire.FrameIndex) { x.Fields[wire.FieldType].Start++ },
+		func(x *wire.FrameIndex) { x.Rows[0].End-- },
+		func(x *wire.FrameIndex) { x.Rows[0].Start++ },
+		func(x *wire.FrameIndex) { x.Rows[0].Seq = wire.Span{Start: x.Rows[0].Start, End: x.Rows[0].End} },
+		func(x *wire.FrameIndex) { x.HasRows, x.HasOldValues = false, false },
+		func(x *wire.FrameIndex) { x.Rows = append(x.Rows, x.Rows[0]) },
+		func(x *wire.FrameIndex) { x.BatchControl = x.Rows[0].Span },
+	}
+	for i, mutate := range bad {
+		x := clone()
+		mutate(&x)
+		var m wire.ServerMessage
+		var seqs wire.Seqs
+		if err := wire.DecodeServerIndexed(frame, &x, &m, &seqs); !errors.Is(err, wire.ErrBadIndex) {
+			t.Errorf("bad index %d: %v, want ErrBadIndex", i, err)
+		}
+	}
+}
+
+// FuzzDecodeServerIndexed points a valid frame's index at arbitrary other
+// offsets: no panic, and whatever Check accepts decodes or fails cleanly.
+func FuzzDecodeServerIndexed(f *testing.F) {
+	f.Add(0, 1, 5, 9, 20)
+	f.Add(70, 80, 75, 78, 2)
+	f.Fuzz(func(t *testing.T, a, b, c, d, e int) {
+		frame := []byte(fastFrames[1])
+		var x wire.FrameIndex
+		if !wire.IndexServer(frame, &x) {
+			t.Fatal("not indexed")
+		}
+		x.Fields[e&7%wire.NumFields] = wire.Span{Start: a, End: b}
+		if len(x.Rows) > 0 {
+			x.Rows[0].Seq = wire.Span{Start: c, End: d}
+		}
+		var m wire.ServerMessage
+		var seqs wire.Seqs
+		_ = wire.DecodeServerIndexed(frame, &x, &m, &seqs)
+		x.BatchControl = wire.Span{Start: a, End: c}
+		_ = wire.DecodeServerIndexed(frame, &x, &m, &seqs)
+	})
+}
+
+// TestDecodeServerSeqsReusesOnlyEqualStrings: a reused message keeps its
+// subscription id string only for the same value, never for the same
+// bytes under other escapes.
+func TestDecodeServerSeqsReusesOnlyEqualStrings(t *testing.T) {
+	var m wire.ServerMessage
+	var x wire.FrameIndex
+	var seqs wire.Seqs
+	for _, c := range []struct{ frame, want string }{
+		{`{"type":"change","subscription_id":"a\\nb","change_type":"insert","rows":[{}]}`, `a\nb`},
+		{`{"type":"change","subscription_id":"a\nb","change_type":"insert","rows":[{}]}`, "a\nb"},
+		{`{"type":"change","subscription_id":"s1","change_type":"insert","rows":[{}]}`, "s1"},
+		{`{"type":"change","subscription_id":"s1","change_type":"insert","rows":[{}]}`, "s1"},
+		{`{"type":"change","subscription_id":"s\u0031","change_type":"insert","rows":[{}]}`, "s1"},
+		{`{"type":"change","subscription_id":"s2","change_type":"insert","rows":[{}]}`, "s2"},
+	} {
+		if err := wire.DecodeServerSeqs([]byte(c.frame), &m, &x, &seqs); err != nil || m.SubscriptionID != c.want {
+			t.Fatalf("%s: %q %v, want %q", c.frame, m.SubscriptionID, err, c.want)
 		}
 	}
 }

@@ -147,7 +147,13 @@ func RowSeq(row Row) (seq SeqID, ok bool, err error) {
 			return 0, false, &DecodeError{Reason: "row: expected ',' or '}'"}
 		}
 	}
-	if val == nil || string(val) == "null" {
+	return seqValue(val)
+}
+
+// seqValue reads a row's _seq cell from its raw JSON value (nil when the
+// row has no _seq key), as RowSeq reports it.
+func seqValue(val []byte) (seq SeqID, ok bool, err error) {
+	if len(val) == 0 || string(val) == "null" {
 		return 0, false, nil
 	}
 	if val[0] != '"' && (val[0] < '0' || val[0] > '9') && val[0] != '-' {
