@@ -126,6 +126,9 @@ type Engine struct {
 	pingSentAt  time.Duration // the ping the pong deadline judges
 	lastPing    time.Duration // the latest ping sent
 	dec         wire.Decoder
+	msg         wire.ServerMessage // the frame being handled, reused
+	idx         wire.FrameIndex    // scratch for the frame's scan
+	seqs        wire.Seqs          // the _seq of each row of msg
 
 	// Timers.
 	timerGen   [numTimers]uint64
@@ -763,8 +766,8 @@ func (e *Engine) onFrame(in FrameReceived) {
 		e.protocolViolation(err)
 		return
 	}
-	m := new(wire.ServerMessage)
-	if err := wire.DecodeServer(payload, m); err != nil {
+	m := &e.msg
+	if err := e.decode(in, payload, m); err != nil {
 		if errors.Is(err, wire.ErrUnknownType) {
 			e.emit(Problem{Err: err, Recoverable: true}) // newer server: ignore what we do not know
 			return
@@ -800,6 +803,18 @@ func (e *Engine) onFrame(in FrameReceived) {
 		}
 		e.emit(Problem{Err: serr, Recoverable: true})
 	}
+}
+
+// decode decodes a frame's payload into m, noting each row's _seq in e.seqs
+// from the same scan, or from the index the input carries.
+func (e *Engine) decode(in FrameReceived, payload []byte, m *wire.ServerMessage) error {
+	if in.Index != nil && !in.Binary {
+		err := wire.DecodeServerIndexed(payload, in.Index, m, &e.seqs)
+		if !errors.Is(err, wire.ErrBadIndex) {
+			return err
+		}
+	}
+	return wire.DecodeServerSeqs(payload, m, &e.idx, &e.seqs)
 }
 
 // protocolViolation reports bad server input and reconnects: the resume
@@ -879,7 +894,7 @@ func (e *Engine) onSubMessage(s *sub, m *wire.ServerMessage) error {
 			ev.Kind, primary = EventDelete, m.OldValues
 		}
 		if len(primary) == 1 { // what KalamDB sends: one row per change
-			seq, ok, err := rowSeq(primary[0])
+			seq, ok, err := e.rowSeq(ev.Kind == EventDelete, 0, primary[0])
 			if err != nil {
 				return err
 			}
@@ -898,10 +913,15 @@ func (e *Engine) onSubMessage(s *sub, m *wire.ServerMessage) error {
 	return nil
 }
 
-// rowSeq reads a row's _seq. KalamDB's Snowflake ids are positive: zero or
-// a negative value is bad server input, not a position.
-func rowSeq(r wire.Row) (wire.SeqID, bool, error) {
-	seq, ok, err := wire.RowSeq(r)
+// rowSeq reads the _seq of row i of the current frame's rows (old=false)
+// or old_values (old=true), r, from what the decoder noted, or by scanning
+// r when it noted nothing. KalamDB's Snowflake ids are positive: zero or a
+// negative value is bad server input, not a position.
+func (e *Engine) rowSeq(old bool, i int, r wire.Row) (wire.SeqID, bool, error) {
+	seq, ok, err, known := e.seqs.Row(old, i)
+	if !known {
+		seq, ok, err = wire.RowSeq(r)
+	}
 	if err == nil && ok && seq <= 0 {
 		return 0, false, &wire.DecodeError{Reason: "_seq must be positive, got " + seq.String()}
 	}
@@ -928,7 +948,7 @@ func (e *Engine) multiRowChange(s *sub, ev Event, m *wire.ServerMessage) error {
 		if len(row) == 0 {
 			continue
 		}
-		seq, ok, err := rowSeq(row[0])
+		seq, ok, err := e.rowSeq(ev.Kind == EventDelete, i, row[0])
 		if err != nil {
 			return err
 		}
@@ -950,7 +970,7 @@ func (e *Engine) filterRows(s *sub, rows []wire.Row) ([]wire.Row, error) {
 	out := rows
 	copied := false
 	for i, r := range rows {
-		seq, ok, err := rowSeq(r)
+		seq, ok, err := e.rowSeq(false, i, r)
 		if err != nil {
 			return nil, err
 		}

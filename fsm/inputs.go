@@ -115,10 +115,19 @@ type (
 		Err   error
 	}
 	// FrameReceived carries one WebSocket message of Epoch, as received.
+	// The engine does not keep Data past the Step.
+	//
+	// Index, when not nil, is where the fields of a text frame lie in Data,
+	// as wire.IndexServer found them: the engine decodes from it instead of
+	// scanning Data (a host running the engine in a slow guest scans
+	// natively and passes it along). An index that does not fit Data is
+	// ignored and the engine scans; one that fits but lies about Data gives
+	// wrong events, never a panic. Nil for a binary frame.
 	FrameReceived struct {
 		Epoch  uint64
 		Binary bool
 		Data   []byte
+		Index  *wire.FrameIndex
 	}
 	// PongReceived reports a Pong (or any liveness proof) on Epoch.
 	PongReceived struct{ Epoch uint64 }
