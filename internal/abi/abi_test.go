@@ -55,6 +55,69 @@ func sampleInputs() []fsm.Input {
 		fsm.QueryResult{ID: 7, Response: sampleResponse()},
 		fsm.QueryResult{ID: 8, Err: &fsm.QueryError{Status: 401, Code: wire.CodeTokenExpired, Message: "expired", Temporary: false}},
 		fsm.TimerFired{Timer: fsm.TimerDrain, Gen: 12},
+		indexedFrame(),
+	}
+}
+
+// indexedFrame is a live change with the index a host scanned for it.
+func indexedFrame() fsm.FrameReceived {
+	data := []byte(`{"type":"change","subscription_id":"s1","change_type":"update","rows":[{"id":"2","_seq":"7"}],"old_values":[{"id":"2"}],"batch_control":{"batch_num":1}}`)
+	x := new(wire.FrameIndex)
+	if !wire.IndexServer(data, x) {
+		panic("sample frame not indexed")
+	}
+	return fsm.FrameReceived{Epoch: 1, Data: data, Index: x}
+}
+
+// TestFrameIndexChecked: an index that does not fit its frame is refused
+// with a code before the engine sees it.
+func TestFrameIndexChecked(t *testing.T) {
+	good := indexedFrame()
+	b := encodeInput(t, 0, good)
+	_, in, err := DecodeInput(b)
+	if err != nil || in.(fsm.FrameReceived).Index == nil {
+		t.Fatalf("good index: %v", err)
+	}
+	// The same index on a shorter frame puts spans past its end.
+	short := good
+	short.Data = good.Data[:40]
+	if err := decIn(encodeInput(t, 0, short)); !errors.Is(err, ErrOutOfRange) {
+		t.Fatalf("index past the frame: %v", err)
+	}
+	// Shifted by one byte, no span sits on its delimiters.
+	shifted := good
+	shifted.Data = append([]byte(" "), good.Data...)
+	if err := decIn(encodeInput(t, 0, shifted)); !errors.Is(err, ErrOutOfRange) {
+		t.Fatalf("shifted index: %v", err)
+	}
+	bad := []struct {
+		name string
+		edit func(x *wire.FrameIndex)
+		want error
+	}{
+		{"empty span", func(x *wire.FrameIndex) { x.Fields[wire.FieldType].End = x.Fields[wire.FieldType].Start }, ErrOutOfRange},
+		{"row out of order", func(x *wire.FrameIndex) { x.Rows[0], x.Rows[1] = x.Rows[1], x.Rows[0] }, ErrOutOfRange},
+		{"seq outside its row", func(x *wire.FrameIndex) { x.Rows[1].Seq = x.Rows[0].Seq }, ErrOutOfRange},
+		{"old row without old_values", func(x *wire.FrameIndex) { x.HasOldValues = false }, ErrOutOfRange},
+	}
+	for _, c := range bad {
+		in := indexedFrame()
+		c.edit(in.Index)
+		if err := decIn(encodeInput(t, 0, in)); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	raw := encodeInput(t, 0, fsm.FrameReceived{Epoch: 1, Data: []byte(`{}`), Index: &wire.FrameIndex{}})
+	for _, c := range []struct {
+		name string
+		at   int // offset from the end of the encoding
+		v    byte
+	}{{"field bits", 4, 0x80}, {"flags", 2, 4}} {
+		b := append([]byte(nil), raw...)
+		b[len(b)-c.at] = c.v
+		if err := decIn(b); !errors.Is(err, ErrBadValue) {
+			t.Errorf("%s: %v", c.name, err)
+		}
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"math"
 	"strconv"
+
+	"github.com/kalamgo/kalam/transport/wire"
 )
 
 // Primitive encodings (docs/ABI.md, "Primitives"):
@@ -52,6 +54,7 @@ type decoder struct {
 	off   int
 	err   *Error
 	depth int
+	idx   *wire.FrameIndex // reused for a frame index, when not nil
 }
 
 func (d *decoder) fail(code Code, what string) {

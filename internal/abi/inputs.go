@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kalamgo/kalam/fsm"
+	"github.com/kalamgo/kalam/transport/wire"
 )
 
 // Input tags. Commands are below 32, effect results from 32.
@@ -34,6 +35,7 @@ const (
 	inSocketClosed        = 38
 	inQueryResult         = 39
 	inTimerFired          = 40
+	inFrameIndexed        = 41
 )
 
 const numTimers = int(fsm.TimerDrain) + 1
@@ -109,6 +111,13 @@ func AppendInput(b []byte, now time.Duration, in fsm.Input) ([]byte, error) {
 		b = appendUvarint(b, in.Epoch)
 		b = AppendError(b, in.Err)
 	case fsm.FrameReceived:
+		if in.Index != nil && !in.Binary {
+			b = append(b, inFrameIndexed)
+			b = appendUvarint(b, in.Epoch)
+			b = appendBytes(b, in.Data)
+			b = appendFrameIndex(b, in.Index)
+			break
+		}
 		b = append(b, inFrameReceived)
 		b = appendUvarint(b, in.Epoch)
 		b = appendBool(b, in.Binary)
@@ -143,7 +152,14 @@ func AppendInput(b []byte, now time.Duration, in fsm.Input) ([]byte, error) {
 // DecodeInput decodes a step request that fills b. Byte fields of the
 // result (frame data) alias b.
 func DecodeInput(b []byte) (time.Duration, fsm.Input, error) {
-	d := decoder{b: b}
+	return DecodeInputIndex(b, nil)
+}
+
+// DecodeInputIndex is DecodeInput that decodes a frame index, if the input
+// carries one, into idx (reused: the result points at it), or into a new
+// one when idx is nil.
+func DecodeInputIndex(b []byte, idx *wire.FrameIndex) (time.Duration, fsm.Input, error) {
+	d := decoder{b: b, idx: idx}
 	now := time.Duration(d.varint())
 	in := d.input()
 	if e := d.end(); e != nil {
@@ -198,6 +214,10 @@ func (d *decoder) input() fsm.Input {
 		return fsm.DialFailed{Epoch: d.uvarint(), Err: d.error()}
 	case inFrameReceived:
 		return fsm.FrameReceived{Epoch: d.uvarint(), Binary: d.bool(), Data: d.bytes()}
+	case inFrameIndexed:
+		in := fsm.FrameReceived{Epoch: d.uvarint(), Data: d.bytes()}
+		in.Index = d.frameIndex(in.Data)
+		return in
 	case inPongReceived:
 		return fsm.PongReceived{Epoch: d.uvarint()}
 	case inSocketClosed:
@@ -213,4 +233,130 @@ func (d *decoder) input() fsm.Input {
 	}
 	d.fail(CodeUnknownTag, "input tag "+strconv.Itoa(int(tag)))
 	return nil
+}
+
+// Frame index flags.
+const (
+	ixHasRows      = 1
+	ixHasOldValues = 2
+	ixRowOld       = 1
+	ixRowSeq       = 2
+)
+
+// appendFrameIndex writes a wire.FrameIndex (docs/ABI.md, "Frame index"):
+// a byte of present string fields, their spans, the batch_control span if
+// any, a flags byte, then the rows. A span is two uvarints, start and end.
+func appendFrameIndex(b []byte, x *wire.FrameIndex) []byte {
+	var present byte
+	for f, sp := range x.Fields {
+		if sp != (wire.Span{}) {
+			present |= 1 << f
+		}
+	}
+	b = append(b, present)
+	for _, sp := range x.Fields {
+		if sp != (wire.Span{}) {
+			b = appendSpan(b, sp)
+		}
+	}
+	if x.BatchControl != (wire.Span{}) {
+		b = append(b, 1)
+		b = appendSpan(b, x.BatchControl)
+	} else {
+		b = append(b, 0)
+	}
+	var flags byte
+	if x.HasRows {
+		flags |= ixHasRows
+	}
+	if x.HasOldValues {
+		flags |= ixHasOldValues
+	}
+	b = append(b, flags)
+	b = appendUvarint(b, uint64(len(x.Rows)))
+	for _, r := range x.Rows {
+		var rf byte
+		if r.Old {
+			rf |= ixRowOld
+		}
+		if r.Seq != (wire.Span{}) {
+			rf |= ixRowSeq
+		}
+		b = append(b, rf)
+		b = appendSpan(b, r.Span)
+		if rf&ixRowSeq != 0 {
+			b = appendSpan(b, r.Seq)
+		}
+	}
+	return b
+}
+
+func appendSpan(b []byte, sp wire.Span) []byte {
+	b = appendUvarint(b, uint64(sp.Start))
+	return appendUvarint(b, uint64(sp.End))
+}
+
+// span reads a span whose ends lie within [0, n].
+func (d *decoder) span(n int) wire.Span {
+	start, end := d.uvarint(), d.uvarint()
+	if d.err == nil && (start > uint64(n) || end > uint64(n) || start >= end) {
+		d.fail(CodeOutOfRange, "frame index span")
+		return wire.Span{}
+	}
+	return wire.Span{Start: int(start), End: int(end)}
+}
+
+// frameIndex reads a frame index for data and checks that it fits it.
+func (d *decoder) frameIndex(data []byte) *wire.FrameIndex {
+	x := d.idx
+	if x == nil {
+		x = new(wire.FrameIndex)
+	}
+	rows := x.Rows[:0]
+	*x = wire.FrameIndex{}
+	n := len(data)
+	present := d.u8()
+	if present >= 1<<wire.NumFields {
+		d.fail(CodeBadValue, "frame index fields")
+		return nil
+	}
+	for f := range x.Fields {
+		if present&(1<<f) != 0 {
+			x.Fields[f] = d.span(n)
+		}
+	}
+	if d.bool() {
+		x.BatchControl = d.span(n)
+	}
+	flags := d.u8()
+	if flags&^(ixHasRows|ixHasOldValues) != 0 {
+		d.fail(CodeBadValue, "frame index flags")
+		return nil
+	}
+	x.HasRows, x.HasOldValues = flags&ixHasRows != 0, flags&ixHasOldValues != 0
+	count := d.count(3)
+	for range count {
+		rf := d.u8()
+		if rf&^(ixRowOld|ixRowSeq) != 0 {
+			d.fail(CodeBadValue, "frame index row flags")
+			return nil
+		}
+		r := wire.RowSpan{Span: d.span(n), Old: rf&ixRowOld != 0}
+		if rf&ixRowSeq != 0 {
+			r.Seq = d.span(n)
+		}
+		if d.err != nil {
+			return nil
+		}
+		rows = append(rows, r)
+	}
+	x.Rows = rows
+	if d.err != nil {
+		return nil
+	}
+	if x.Check(data) != nil {
+		d.fail(CodeOutOfRange, "frame index does not fit the frame")
+		return nil
+	}
+	return x
 }
