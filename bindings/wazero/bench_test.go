@@ -135,9 +135,10 @@ func goLive(b *testing.B, e fsm.Stepper) {
 }
 
 // BenchmarkStepLiveChange is one live change event through Step: natively,
-// and host→guest through wazero's compiler engine (encode the input, write
-// it into guest memory, the call, the engine in wasm, copy and decode the
-// effects). Both see the same frame bytes.
+// and host→guest through wazero's compiler engine (index the frame, encode
+// the input, write it into guest memory, the call, the engine in wasm, copy
+// and decode the effects), with and without the host's frame index. All see
+// the same frame bytes.
 func BenchmarkStepLiveChange(b *testing.B) {
 	run := func(b *testing.B, e fsm.Stepper) {
 		goLive(b, e)
@@ -155,15 +156,20 @@ func BenchmarkStepLiveChange(b *testing.B) {
 		}
 	}
 	b.Run("native", func(b *testing.B) { run(b, fsm.New(fsm.Config{})) })
-	b.Run("wazero", func(b *testing.B) {
+	wazero := func(b *testing.B, noIndex bool) {
 		h := sharedHost(b) // wazero.NewRuntimeConfigCompiler
 		e, err := h.NewEngine(context.Background(), fsm.Config{})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer e.Close(context.Background())
+		e.noIndex = noIndex
 		run(b, e)
-	})
+	}
+	// The host scans the frame and passes its index (the default).
+	b.Run("wazero", func(b *testing.B) { wazero(b, false) })
+	// Config.NoFrameIndex: the guest scans the frame itself.
+	b.Run("wazero-noindex", func(b *testing.B) { wazero(b, true) })
 }
 
 // BenchmarkStepOverhead is the fixed cost of one host→guest Step: an input

@@ -36,6 +36,10 @@ type Config struct {
 	// runs over closes the instance and is reported as CodeTrap. Zero means
 	// no bound (the engine never blocks, so a call cannot wait on anything).
 	StepTimeout time.Duration
+	// NoFrameIndex sends text frames without the index the host scans for
+	// them (docs/ABI.md, "Frame index"), so the guest scans each frame
+	// itself: slower, for comparing the two paths.
+	NoFrameIndex bool
 }
 
 // Host holds the compiled guest module. Each engine is its own module
@@ -133,6 +137,7 @@ func (h *Host) NewEngine(ctx context.Context, cfg fsm.Config) (*Engine, error) {
 		initFn:  mod.ExportedFunction(abi.ExportInit),
 		stepFn:  mod.ExportedFunction(abi.ExportStep),
 		viewFn:  mod.ExportedFunction(abi.ExportView),
+		noIndex: h.cfg.NoFrameIndex,
 	}
 	if e.mem == nil || e.version == nil || e.buffer == nil || e.initFn == nil || e.stepFn == nil || e.viewFn == nil {
 		e.release()

@@ -1,10 +1,12 @@
 package wazerohost
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/kalamgo/kalam/auth"
 	"github.com/kalamgo/kalam/fsm"
 	"github.com/kalamgo/kalam/internal/abi"
+	"github.com/kalamgo/kalam/transport/wire"
 )
 
 // The misbehaving guest (testdata/badguest), built on first use.
@@ -226,5 +229,82 @@ func TestGuestRefusesBadRequests(t *testing.T) {
 	}
 	if err := abi.DecodeStatus(resp); !errors.Is(err, ErrBadConfig) || strings.Contains(err.Error(), "not json") {
 		t.Fatalf("bad config: %v", err)
+	}
+}
+
+// TestBadFrameIndex: an index that does not fit its frame is refused with
+// a code and the engine keeps working; one that fits the checks but points
+// at the wrong strings is caught by the engine, which then scans the frame
+// itself, so the effects are the native engine's.
+func TestBadFrameIndex(t *testing.T) {
+	h := sharedHost(t)
+	ctx := context.Background()
+	e, err := h.NewEngine(ctx, fsm.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	nat := fsm.New(fsm.Config{})
+	both := func(in fsm.Input) ([]byte, []byte) {
+		t.Helper()
+		ne, nerr := nat.Step(time.Second, in)
+		we, werr := e.Step(time.Second, in)
+		if (nerr == nil) != (werr == nil) {
+			t.Fatalf("%T: errors %v vs %v", in, nerr, werr)
+		}
+		nb, _ := abi.AppendStep(nil, nerr, nat.State(), ne)
+		wb, _ := abi.AppendStep(nil, werr, e.State(), we)
+		return nb, wb
+	}
+	for _, in := range []fsm.Input{
+		fsm.SetCredentials{Credentials: auth.Credentials{AccessToken: auth.NewSecret("tok"), Lifetime: time.Hour}},
+		fsm.SetNamespace{Namespace: "app"},
+		fsm.Subscribe{ID: "orders-live", SQL: "SELECT * FROM app.orders"},
+		fsm.Dialed{Epoch: 1},
+		fsm.FrameReceived{Epoch: 1, Data: []byte(authOK)},
+		fsm.FrameReceived{Epoch: 1, Data: []byte(`{"type":"subscription_ack","subscription_id":"orders-live","total_rows":0,"batch_control":{"batch_num":0,"has_more":false,"status":"ready","last_seq_id":0},"schema":[]}`)},
+	} {
+		if nb, wb := both(in); !bytes.Equal(nb, wb) {
+			t.Fatalf("%T: responses differ", in)
+		}
+	}
+	if e.State() != fsm.StateLive {
+		t.Fatalf("state %v", e.State())
+	}
+	frame := changeFrame(nil, 309840000500000001)
+	var good wire.FrameIndex
+	if !wire.IndexServer(frame, &good) {
+		t.Fatal("frame not indexed")
+	}
+	// Past the end, off the delimiters, rows out of order: refused before
+	// the engine sees the frame.
+	for i, edit := range []func(x *wire.FrameIndex){
+		func(x *wire.FrameIndex) { x.Rows[0].End = len(frame) + 10 },
+		func(x *wire.FrameIndex) { x.Fields[wire.FieldSubscriptionID].Start++ },
+		func(x *wire.FrameIndex) { x.Rows = append(x.Rows, x.Rows[0]) },
+		func(x *wire.FrameIndex) { x.Rows[0].Seq = wire.Span{Start: 1, End: 3} },
+	} {
+		x := good
+		x.Rows = slices.Clone(good.Rows)
+		edit(&x)
+		effs, err := e.Step(time.Second, fsm.FrameReceived{Epoch: 1, Data: frame, Index: &x})
+		if !errors.Is(err, ErrOutOfRange) || len(effs) != 0 || e.Err() != nil {
+			t.Fatalf("bad index %d: %v %v (engine error %v)", i, effs, err, e.Err())
+		}
+	}
+	// Delimiters right, contents wrong: the subscription id's span covers
+	// `"subscription_id":"orders-live"`, which is no JSON string. The
+	// engine notices and scans; the result is the native engine's.
+	x := good
+	x.Rows = slices.Clone(good.Rows)
+	x.Fields[wire.FieldSubscriptionID].Start = bytes.Index(frame, []byte(`"subscription_id"`))
+	nb, wb := both(fsm.FrameReceived{Epoch: 1, Data: frame, Index: &x})
+	if !bytes.Equal(nb, wb) || nat.State() != fsm.StateLive {
+		t.Fatalf("lying index: responses differ (native state %v)", nat.State())
+	}
+	// The engine still takes frames with a good index.
+	next := changeFrame(nil, 309840000500000002)
+	if nb, wb := both(fsm.FrameReceived{Epoch: 1, Data: next}); !bytes.Equal(nb, wb) || e.Err() != nil {
+		t.Fatalf("after the bad indexes: responses differ (%v)", e.Err())
 	}
 }

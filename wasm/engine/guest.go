@@ -6,6 +6,7 @@ import (
 
 	"github.com/kalamgo/kalam/fsm"
 	"github.com/kalamgo/kalam/internal/abi"
+	"github.com/kalamgo/kalam/transport/wire"
 )
 
 // guest is the engine behind the exports. It holds the one request buffer
@@ -14,9 +15,10 @@ import (
 // between calls (it does not move objects).
 type guest struct {
 	eng    *fsm.Engine
-	req    []byte // the host writes requests here
-	resp   []byte // the last response; valid until the next call
-	broken string // set after a panic: the engine's state is unknown
+	idx    wire.FrameIndex // a frame's index, reused across steps
+	req    []byte          // the host writes requests here
+	resp   []byte          // the last response; valid until the next call
+	broken string          // set after a panic: the engine's state is unknown
 }
 
 // buffer returns a request buffer of at least size bytes.
@@ -64,12 +66,18 @@ func (g *guest) step(req []byte) (resp []byte) {
 	case g.eng == nil:
 		return g.fail(abi.ErrNotInitialized)
 	}
-	// The request buffer is overwritten by the next request, and the engine
-	// may keep what it was given (frame bytes, query parameters): decode
-	// from a copy it can own.
-	now, in, err := abi.DecodeInput(slices.Clone(req))
+	// The request buffer is overwritten by the next request. The engine
+	// does not keep a frame's bytes past the step, so a frame is decoded
+	// in place; other inputs' bytes (query parameters) may be kept, so
+	// they are decoded from a copy the engine can own.
+	now, in, err := abi.DecodeInputIndex(req, &g.idx)
 	if err != nil {
 		return g.fail(err.(*abi.Error))
+	}
+	if _, frame := in.(fsm.FrameReceived); !frame {
+		if now, in, err = abi.DecodeInput(slices.Clone(req)); err != nil {
+			return g.fail(err.(*abi.Error))
+		}
 	}
 	defer func() {
 		if r := recover(); r != nil {
