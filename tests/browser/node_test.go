@@ -23,7 +23,14 @@ func jsPkgs() []string {
 	if p := os.Getenv("KALAM_JS_PACKAGES"); p != "" {
 		return strings.Fields(p)
 	}
-	return []string{"./fsm", "./auth", "./transport/wire", "."}
+	return []string{"./fsm", "./auth", "./transport/wire", "./internal/jsnet", "."}
+}
+
+// mustPass are js-only tests that skip without the kalamtest server this
+// test starts; each must show as passed, not skipped.
+var mustPass = map[string][]string{
+	".":                {"TestJSClient"},
+	"./internal/jsnet": {"TestFetch", "TestWebSocket"},
 }
 
 // TestUnitTestsUnderNode runs the engine and client unit tests compiled
@@ -96,8 +103,15 @@ func TestUnitTestsUnderNode(t *testing.T) {
 			t.Errorf("no ok line for %s\n%s", name, tail(text, 40))
 		}
 	}
-	if slices.Contains(jsPackages, ".") && !strings.Contains(text, "--- PASS: TestJSClient") {
-		t.Errorf("TestJSClient did not run and pass under js/wasm\n%s", tail(text, 40))
+	for pkg, tests := range mustPass {
+		if !slices.Contains(jsPackages, pkg) {
+			continue
+		}
+		for _, name := range tests {
+			if !strings.Contains(text, "--- PASS: "+name+" ") {
+				t.Errorf("%s did not run and pass under js/wasm\n%s", name, tail(text, 40))
+			}
+		}
 	}
 }
 

@@ -1,0 +1,221 @@
+//go:build js
+
+package jsnet_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kalamgo/kalam/internal/jsnet"
+	"github.com/kalamgo/kalam/transport/wire"
+)
+
+// These tests run compiled for js/wasm in Node against the kalamtest server
+// that tests/browser (TestUnitTestsUnderNode) starts and names in
+// KALAM_TEST_URL.
+func serverURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("KALAM_TEST_URL")
+	if u == "" {
+		t.Skip("SKIPPED, NOT TESTED: KALAM_TEST_URL is not set; run it through tests/browser (TestUnitTestsUnderNode), which starts kalamtest")
+	}
+	return u
+}
+
+func limit(n int64) func(int) int64 { return func(int) int64 { return n } }
+
+func TestFetch(t *testing.T) {
+	base := serverURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	t.Run("body and headers", func(t *testing.T) {
+		resp, err := jsnet.Fetch(ctx, jsnet.Request{Method: "GET", URL: base + wire.PathHealth, Limit: limit(1 << 20)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Status != 200 || resp.TooLarge {
+			t.Fatalf("status %d, tooLarge %v", resp.Status, resp.TooLarge)
+		}
+		if ct := resp.Header("Content-Type"); !strings.Contains(ct, "application/json") {
+			t.Fatalf("Content-Type %q", ct)
+		}
+		if resp.Header("X-Not-There") != "" {
+			t.Fatal("an absent header has a value")
+		}
+		var v map[string]any
+		if err := json.Unmarshal(resp.Body, &v); err != nil {
+			t.Fatalf("body %q: %v", resp.Body, err)
+		}
+	})
+
+	t.Run("limit", func(t *testing.T) {
+		resp, err := jsnet.Fetch(ctx, jsnet.Request{Method: "GET", URL: base + wire.PathHealth, Limit: limit(5)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !resp.TooLarge || len(resp.Body) != 5 {
+			t.Fatalf("tooLarge %v, %d bytes", resp.TooLarge, len(resp.Body))
+		}
+	})
+
+	t.Run("request body, headers and an error status", func(t *testing.T) {
+		var asked int
+		resp, err := jsnet.Fetch(ctx, jsnet.Request{
+			Method: "POST",
+			URL:    base + wire.PathSQL,
+			Header: [][2]string{{"Content-Type", "application/json"}, {"Authorization", "Bearer not.a.token"}},
+			Body:   []byte(`{"sql":"SELECT 1"}`),
+			Limit:  func(status int) int64 { asked = status; return 1 << 16 },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Status != 401 || asked != 401 {
+			t.Fatalf("status %d (limit asked for %d), body %s", resp.Status, asked, resp.Body)
+		}
+		if !strings.Contains(string(resp.Body), "error") {
+			t.Fatalf("body %s", resp.Body)
+		}
+	})
+
+	t.Run("cancelled", func(t *testing.T) {
+		cctx, ccancel := context.WithCancel(ctx)
+		ccancel()
+		_, err := jsnet.Fetch(cctx, jsnet.Request{Method: "GET", URL: base + wire.PathHealth, Limit: limit(1 << 20)})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+
+	t.Run("unreachable", func(t *testing.T) {
+		_, err := jsnet.Fetch(ctx, jsnet.Request{Method: "GET", URL: "http://127.0.0.1:1/", Limit: limit(1 << 20)})
+		var je *jsnet.JSError
+		if !errors.As(err, &je) || je.Op != "fetch" {
+			t.Fatalf("err = %#v", err)
+		}
+	})
+
+	t.Run("invalid URL", func(t *testing.T) {
+		_, err := jsnet.Fetch(ctx, jsnet.Request{Method: "GET", URL: "http://[::1", Limit: limit(1 << 20)})
+		var je *jsnet.JSError
+		if !errors.As(err, &je) {
+			t.Fatalf("err = %#v", err)
+		}
+	})
+}
+
+func wsURL(t *testing.T) string {
+	return "ws" + strings.TrimPrefix(serverURL(t), "http") + wire.PathWS
+}
+
+func TestWebSocket(t *testing.T) {
+	url := wsURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	t.Run("a refused token: message, then the server's close", func(t *testing.T) {
+		c, err := jsnet.Dial(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Write(wire.AuthenticateMessage("not.a.token")); err != nil {
+			t.Fatal(err)
+		}
+		m, err := c.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Binary || !strings.Contains(string(m.Data), wire.TypeAuthError) {
+			t.Fatalf("message %+v %s", m, m.Data)
+		}
+		_, err = c.Read(ctx)
+		var ce *jsnet.CloseError
+		if !errors.As(err, &ce) || ce.Code != 1008 || ce.Reason == "" {
+			t.Fatalf("err = %#v", err)
+		}
+		// The end is sticky and writes are refused.
+		if _, err := c.Read(ctx); !errors.As(err, &ce) {
+			t.Fatalf("second read: %v", err)
+		}
+		if err := c.Write([]byte("{}")); !errors.Is(err, jsnet.ErrClosed) {
+			t.Fatalf("write after close: %v", err)
+		}
+	})
+
+	t.Run("close with the handshake", func(t *testing.T) {
+		c, err := jsnet.Dial(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Close(1000, "bye"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Read(ctx)
+		var ce *jsnet.CloseError
+		if !errors.As(err, &ce) || ce.Code != 1000 {
+			t.Fatalf("err = %#v", err)
+		}
+	})
+
+	t.Run("close now ends a pending read", func(t *testing.T) {
+		c, err := jsnet.Dial(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan error, 1)
+		go func() { _, err := c.Read(ctx); got <- err }()
+		c.CloseNow()
+		select {
+		case err := <-got:
+			var ce *jsnet.CloseError
+			if !errors.As(err, &ce) || ce.Code != 1006 {
+				t.Fatalf("err = %#v", err)
+			}
+		case <-ctx.Done():
+			t.Fatal("Read did not return after CloseNow")
+		}
+	})
+
+	t.Run("read honours its context", func(t *testing.T) {
+		c, err := jsnet.Dial(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		rctx, rcancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer rcancel()
+		if _, err := c.Read(rctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+
+	t.Run("refused dial", func(t *testing.T) {
+		_, err := jsnet.Dial(ctx, "ws://127.0.0.1:1/")
+		var ce *jsnet.CloseError
+		if !errors.As(err, &ce) || ce.Code != 1006 {
+			t.Fatalf("err = %#v", err)
+		}
+	})
+
+	t.Run("bad URL", func(t *testing.T) {
+		_, err := jsnet.Dial(ctx, "ws://[not a host/")
+		var je *jsnet.JSError
+		if !errors.As(err, &je) {
+			t.Fatalf("err = %#v", err)
+		}
+	})
+
+	t.Run("dial honours its context", func(t *testing.T) {
+		cctx, ccancel := context.WithCancel(ctx)
+		ccancel()
+		if _, err := jsnet.Dial(cctx, url); !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
