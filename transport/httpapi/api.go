@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/kalamgo/kalam/auth"
@@ -23,7 +22,7 @@ func (c *Client) Login(ctx context.Context, user string, password auth.Secret) (
 	if err != nil {
 		return auth.Credentials{}, &encodeError{err}
 	}
-	resp, err := c.do(ctx, call{method: http.MethodPost, path: wire.PathLogin, body: body,
+	resp, err := c.do(ctx, call{method: "POST", path: wire.PathLogin, body: body,
 		secrets: []auth.Secret{password}, authTimeout: true})
 	if err != nil {
 		return auth.Credentials{}, err
@@ -41,7 +40,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken auth.Secret) (auth.Cr
 	if refreshToken.IsZero() {
 		return auth.Credentials{}, fmt.Errorf("httpapi: refresh: %w", auth.ErrNoCredentials)
 	}
-	resp, err := c.do(ctx, call{method: http.MethodPost, path: wire.PathRefresh, token: refreshToken,
+	resp, err := c.do(ctx, call{method: "POST", path: wire.PathRefresh, token: refreshToken,
 		secrets: []auth.Secret{refreshToken}, authTimeout: true})
 	if err != nil {
 		return auth.Credentials{}, err
@@ -90,7 +89,7 @@ func (c *Client) SQL(ctx context.Context, token auth.Secret, req wire.SQLRequest
 	if err != nil {
 		return nil, &encodeError{err}
 	}
-	resp, err := c.do(ctx, call{method: http.MethodPost, path: wire.PathSQL, token: token, body: body,
+	resp, err := c.do(ctx, call{method: "POST", path: wire.PathSQL, token: token, body: body,
 		secrets: []auth.Secret{token}})
 	if err != nil {
 		return nil, err
@@ -108,7 +107,7 @@ func (c *Client) SQL(ctx context.Context, token auth.Secret, req wire.SQLRequest
 
 // Me returns the user behind token, from GET /v1/api/auth/me.
 func (c *Client) Me(ctx context.Context, token auth.Secret) (*wire.MeResponse, error) {
-	resp, err := c.do(ctx, call{method: http.MethodGet, path: wire.PathMe, token: token,
+	resp, err := c.do(ctx, call{method: "GET", path: wire.PathMe, token: token,
 		secrets: []auth.Secret{token}, authTimeout: true})
 	if err != nil {
 		return nil, err
@@ -123,7 +122,7 @@ func (c *Client) Me(ctx context.Context, token auth.Secret) (*wire.MeResponse, e
 // Health calls GET /health. KalamDB answers it only to loopback callers;
 // anyone else gets an *Error with status 403.
 func (c *Client) Health(ctx context.Context) (*wire.HealthResponse, error) {
-	resp, err := c.do(ctx, call{method: http.MethodGet, path: wire.PathHealth, authTimeout: true})
+	resp, err := c.do(ctx, call{method: "GET", path: wire.PathHealth, authTimeout: true})
 	if err != nil {
 		return nil, err
 	}

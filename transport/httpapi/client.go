@@ -6,9 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -16,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/kalamgo/kalam/auth"
-	"github.com/kalamgo/kalam/transport/wire"
 )
 
 // DefaultMaxResponseBytes caps response bodies when Options.MaxResponseBytes
@@ -37,13 +33,14 @@ const maxMessage = 256
 
 // Options configure a Client. The zero value is ready to use.
 type Options struct {
-	// HTTPClient performs the requests. Nil means a client of this package's
-	// own: net/http's default transport settings (30 s dial, 10 s TLS
-	// handshake, 90 s idle connections), up to 16 idle connections per host,
-	// and redirects returned rather than followed (KalamDB never redirects;
-	// following one would resend the Authorization header). On js/wasm
-	// requests go through the browser's fetch.
-	HTTPClient *http.Client
+	// HTTPClient performs the requests (see [HTTPClient]). Nil means a
+	// client of this package's own: net/http's default transport settings
+	// (30 s dial, 10 s TLS handshake, 90 s idle connections), up to 16 idle
+	// connections per host, and redirects returned rather than followed
+	// (KalamDB never redirects; following one would resend the
+	// Authorization header). In the browser build requests go through the
+	// platform's fetch, which refuses redirects for the same reason.
+	HTTPClient *HTTPClient
 	// MaxResponseBytes caps every response body, after transport
 	// decompression. Zero means DefaultMaxResponseBytes.
 	MaxResponseBytes int64
@@ -53,7 +50,7 @@ type Options struct {
 // credentials: every call that needs one takes the token explicitly.
 type Client struct {
 	base    string // scheme://host[/prefix], no trailing slash
-	hc      *http.Client
+	hc      *HTTPClient
 	maxBody int64
 }
 
@@ -66,7 +63,7 @@ var _ auth.Endpoint = (*Client)(nil)
 // The URL must be absolute http or https, with a host, and without a query,
 // a fragment or user information. A URL with user:password gives an error
 // matching ErrCredentialsInURL; no error ever quotes the URL.
-func New(baseURL string, hc *http.Client) (*Client, error) {
+func New(baseURL string, hc *HTTPClient) (*Client, error) {
 	return NewWithOptions(baseURL, &Options{HTTPClient: hc})
 }
 
@@ -92,10 +89,6 @@ func NewWithOptions(baseURL string, opts *Options) (*Client, error) {
 // BaseURL returns the normalized base URL, without a trailing slash.
 func (c *Client) BaseURL() string { return c.base }
 
-// CloseIdleConnections closes the idle keep-alive connections of the
-// underlying HTTP client.
-func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
-
 func parseBase(raw string) (string, error) {
 	for _, r := range raw {
 		if r <= ' ' || r == 0x7f {
@@ -118,22 +111,6 @@ func parseBase(raw string) (string, error) {
 		return "", &URLError{Reason: "must not have a query or fragment"}
 	}
 	return u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"), nil
-}
-
-func defaultHTTPClient() *http.Client {
-	var t *http.Transport
-	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-		// Cloning keeps the platform's dialer: on js/wasm it is nil, which is
-		// what routes requests through fetch.
-		t = dt.Clone()
-	} else {
-		t = &http.Transport{Proxy: http.ProxyFromEnvironment}
-	}
-	t.MaxIdleConnsPerHost = 16
-	return &http.Client{
-		Transport:     t,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
 }
 
 // call is one request.
@@ -162,62 +139,54 @@ func (c *Client) do(ctx context.Context, cl call) (response, error) {
 			defer cancel()
 		}
 	}
-	var body io.Reader
+	header := make([][2]string, 0, 3)
+	header = append(header, [2]string{"Accept", "application/json"})
 	if cl.body != nil {
-		body = bytes.NewReader(cl.body)
-	}
-	req, err := http.NewRequestWithContext(ctx, cl.method, c.base+cl.path, body)
-	if err != nil {
-		return response{}, &TransportError{Method: cl.method, Path: cl.path, Err: err}
-	}
-	req.Header.Set("Accept", "application/json")
-	if cl.body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		header = append(header, [2]string{"Content-Type", "application/json"})
 	}
 	if !cl.token.IsZero() {
 		tok := cl.token.Reveal()
 		if !headerSafe(tok) {
 			return response{}, &auth.MalformedTokenError{Reason: "contains characters not allowed in an HTTP header"}
 		}
-		req.Header.Set("Authorization", "Bearer "+tok)
+		header = append(header, [2]string{"Authorization", "Bearer " + tok})
 	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return response{}, transportError(caller, ctx, cl, err)
-	}
-	defer resp.Body.Close()
-
-	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
-	limit := c.maxBody
-	if !ok {
-		limit = min(limit, maxErrorBody)
-	}
-	if ok && resp.ContentLength > limit {
-		return response{}, &TooLargeError{Path: cl.path, Limit: limit}
-	}
-	data, tooLarge, err := wire.ReadAtMost(resp.Body, nil, limit)
-	if err != nil {
-		return response{}, transportError(caller, ctx, cl, err)
-	}
-	if tooLarge {
-		if ok {
-			return response{}, &TooLargeError{Path: cl.path, Limit: limit}
+	limit := func(status int) int64 {
+		if status >= 200 && status < 300 {
+			return c.maxBody
 		}
-		data = data[:limit] // an error envelope is small; a huge one is noise
+		return min(c.maxBody, maxErrorBody)
+	}
+	rep, err := c.exchange(ctx, cl.method, c.base+cl.path, header, cl.body, limit)
+	if err != nil {
+		return response{}, transportError(caller, ctx, cl, err)
+	}
+	ok := rep.status >= 200 && rep.status < 300
+	data := rep.body
+	if rep.tooLarge {
+		if ok {
+			return response{}, &TooLargeError{Path: cl.path, Limit: c.maxBody}
+		}
+		// an error envelope is small; a huge one is noise
 	}
 	if !ok {
-		return response{}, parseError(resp.StatusCode, resp.Header, data, cl.secrets)
+		return response{}, parseError(rep.status, rep.header, data, cl.secrets)
 	}
-	return response{status: resp.StatusCode, body: data}, nil
+	return response{status: rep.status, body: data}, nil
+}
+
+// reply is what one exchange brought back: the status, the headers, and the
+// body up to the limit for that status (tooLarge when there was more).
+type reply struct {
+	status   int
+	header   func(name string) string
+	body     []byte
+	tooLarge bool
 }
 
 // transportError wraps a failure of the exchange itself. It is retryable
 // unless the caller's context ended.
 func transportError(caller, ctx context.Context, cl call, err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err // its text repeats method and URL
-	}
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 		err = fmt.Errorf("%w: %w", cerr, err)
 	}
@@ -235,8 +204,8 @@ func headerSafe(s string) bool {
 }
 
 // parseError turns a non-2xx response into *Error.
-func parseError(status int, h http.Header, body []byte, secrets []auth.Secret) *Error {
-	e := &Error{Status: status, RetryAfter: parseRetryAfter(h.Get("Retry-After"))}
+func parseError(status int, header func(string) string, body []byte, secrets []auth.Secret) *Error {
+	e := &Error{Status: status, RetryAfter: parseRetryAfter(header("Retry-After"))}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(body, &m) == nil && m != nil {
 		str := func(k string) string {
@@ -276,7 +245,7 @@ func parseError(status int, h http.Header, body []byte, secrets []auth.Secret) *
 			}
 		}
 	} else {
-		e.Message = textMessage(h.Get("Content-Type"), body)
+		e.Message = textMessage(header("Content-Type"), body)
 	}
 	e.Code = clip(scrubText(e.Code, secrets), maxMessage)
 	e.Message = clip(scrubText(e.Message, secrets), 4*maxMessage)
@@ -287,7 +256,7 @@ func parseError(status int, h http.Header, body []byte, secrets []auth.Secret) *
 // textMessage keeps the first line of a plain-text body; HTML error pages
 // from proxies and other media types are dropped.
 func textMessage(contentType string, body []byte) string {
-	mt, _, _ := mime.ParseMediaType(contentType)
+	mt := mediaType(contentType)
 	if mt != "text/plain" && !(mt == "" && !looksLikeHTML(body)) {
 		return ""
 	}
@@ -341,10 +310,36 @@ func parseRetryAfter(v string) time.Duration {
 		}
 		return time.Duration(secs) * time.Second
 	}
-	if t, err := http.ParseTime(v); err == nil {
+	if t, err := parseHTTPDate(v); err == nil {
 		if d := time.Until(t); d > 0 {
 			return d
 		}
 	}
 	return 0
+}
+
+// mediaType is the type/subtype of a Content-Type value, lower case, without
+// parameters ("" when there is none).
+func mediaType(contentType string) string {
+	mt, _, _ := strings.Cut(contentType, ";")
+	return strings.ToLower(strings.TrimSpace(mt))
+}
+
+// httpDateLayouts are the three date forms HTTP/1.1 allows (RFC 9110
+// §5.6.7): IMF-fixdate, and the obsolete RFC 850 and asctime forms.
+var httpDateLayouts = [...]string{
+	"Mon, 02 Jan 2006 15:04:05 GMT",
+	"Monday, 02-Jan-06 15:04:05 GMT",
+	"Mon Jan _2 15:04:05 2006",
+}
+
+// parseHTTPDate reads an HTTP date, as net/http's ParseTime does, without
+// linking net/http into the browser build.
+func parseHTTPDate(v string) (t time.Time, err error) {
+	for _, layout := range httpDateLayouts {
+		if t, err = time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return t, err
 }

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -69,8 +68,8 @@ func (e *Error) Error() string {
 	switch {
 	case e.Code != "":
 		s += " " + e.Code
-	case http.StatusText(e.Status) != "":
-		s += " " + http.StatusText(e.Status)
+	case statusText(e.Status) != "":
+		s += " " + statusText(e.Status)
 	}
 	if e.Message != "" {
 		s += ": " + e.Message
@@ -88,7 +87,7 @@ func (e *Error) Is(target error) bool {
 		case wire.CodeTokenExpired, wire.CodeInvalidCredentials, wire.CodeMissingAuthorization:
 			return true
 		}
-		return e.Status == http.StatusUnauthorized
+		return e.Status == 401
 	}
 	return false
 }
@@ -96,12 +95,12 @@ func (e *Error) Is(target error) bool {
 // Temporary reports whether the server asked to be retried later: 429 (rate
 // limited) and 503 (overloaded, shutting down, not the leader).
 func (e *Error) Temporary() bool {
-	return e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable
+	return e.Status == 429 || e.Status == 503
 }
 
 // TransportError is a request that got no complete response: the connection
 // failed, timed out or broke while the body was read. Err is the cause from
-// net/http.
+// net/http (fetch in the browser build).
 type TransportError struct {
 	Method string
 	Path   string
@@ -193,4 +192,45 @@ func RetryAfter(err error) time.Duration {
 		return he.RetryAfter
 	}
 	return 0
+}
+
+// statusText names the statuses KalamDB and the proxies in front of it
+// answer with; "" for others. (net/http's table is not linked into the
+// browser build.)
+func statusText(status int) string {
+	switch status {
+	case 400:
+		return "Bad Request"
+	case 401:
+		return "Unauthorized"
+	case 403:
+		return "Forbidden"
+	case 404:
+		return "Not Found"
+	case 405:
+		return "Method Not Allowed"
+	case 408:
+		return "Request Timeout"
+	case 409:
+		return "Conflict"
+	case 413:
+		return "Request Entity Too Large"
+	case 415:
+		return "Unsupported Media Type"
+	case 422:
+		return "Unprocessable Entity"
+	case 429:
+		return "Too Many Requests"
+	case 500:
+		return "Internal Server Error"
+	case 501:
+		return "Not Implemented"
+	case 502:
+		return "Bad Gateway"
+	case 503:
+		return "Service Unavailable"
+	case 504:
+		return "Gateway Timeout"
+	}
+	return ""
 }
