@@ -2,11 +2,10 @@ package kalam
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -91,9 +90,12 @@ func New(cfg Config) (*Client, error) {
 	}
 	seed := cfg.Seed
 	if seed == 0 {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		seed = binary.LittleEndian.Uint64(b[:])
+		// The seed only spreads reconnects; it guards nothing, so the
+		// runtime's generator will do (crypto/rand would add its DRBG to
+		// the browser build).
+		for seed == 0 {
+			seed = rand.Uint64()
+		}
 	}
 	reconnect := false
 	if r, ok := cfg.Auth.(interface{ ResolveOnReconnect() bool }); ok {
@@ -248,7 +250,7 @@ func (c *Client) loop() {
 		case dialedMsg:
 			cn := c.conns[m.epoch]
 			if cn == nil {
-				c.closeNow(m.ws)
+				m.ws.closeNow()
 				c.step(fsm.Dialed{Epoch: m.epoch}) // stale: the engine ignores it
 				continue
 			}

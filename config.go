@@ -3,7 +3,6 @@ package kalam
 import (
 	"errors"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -70,9 +69,11 @@ type Config struct {
 	// Seed seeds the backoff jitter. Zero means a random seed.
 	Seed uint64 `json:"seed,omitempty"`
 
-	// HTTPClient carries HTTP requests. Nil means a client with the
-	// default transport (TLS verification on).
-	HTTPClient *http.Client `json:"-"`
+	// HTTPClient carries HTTP requests and the WebSocket dial (natively a
+	// net/http *http.Client; see [HTTPClient]). Nil means a client with the
+	// default transport (TLS verification on). The browser build uses the
+	// browser's fetch and WebSocket and has nothing to set here.
+	HTTPClient *HTTPClient `json:"-"`
 
 	// Engine builds the lifecycle engine the client drives. Nil means the
 	// native engine (fsm.New). The wazero host (bindings/wazero) supplies one

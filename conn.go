@@ -2,22 +2,35 @@ package kalam
 
 import (
 	"context"
-	"errors"
-	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/kalamgo/kalam/fsm"
-	"github.com/kalamgo/kalam/transport/wire"
 )
+
+// socket is one WebSocket as the client uses it: coder/websocket natively
+// (platform_other.go), the browser's own WebSocket in the browser build
+// (platform_js.go).
+type socket interface {
+	// read returns the next message; its error ends the socket and
+	// closeInfo turns it into a close code and reason.
+	read(ctx context.Context) (binary bool, data []byte, err error)
+	// write sends a text message.
+	write(ctx context.Context, data []byte) error
+	// ping sends a Ping frame and waits for the Pong (native only: see
+	// pingFrames).
+	ping(ctx context.Context) error
+	// close runs the closing handshake with the engine's code and reason.
+	close(code int, reason string) error
+	// closeNow drops the socket without the handshake.
+	closeNow()
+}
 
 // conn is one WebSocket connection epoch. The loop owns the map of conns;
 // each conn has a reader and a writer goroutine once dialed.
 type conn struct {
 	epoch  uint64
-	ws     *websocket.Conn // nil until dialed
+	ws     socket // nil until dialed
 	cancel context.CancelFunc
 	writeq chan []byte
 	// heard is when the peer was last heard from (Unix nanoseconds): a
@@ -33,7 +46,7 @@ const writeQueue = 256
 // dialedMsg carries a fresh socket from the dialing goroutine to the loop.
 type dialedMsg struct {
 	epoch uint64
-	ws    *websocket.Conn
+	ws    socket
 }
 
 func (c *Client) dial(epoch uint64) {
@@ -43,33 +56,32 @@ func (c *Client) dial(epoch uint64) {
 	c.goIO(func() {
 		dctx, dcancel := context.WithTimeout(ctx, c.engCfg.ConnectTimeout)
 		defer dcancel()
-		ws, _, err := websocket.Dial(dctx, c.wsURL.String(), dialOptions(c.cfg.HTTPClient))
+		ws, err := dialSocket(dctx, c.wsURL.String(), c.cfg.HTTPClient)
 		if err != nil {
 			c.post(fsm.DialFailed{Epoch: epoch, Err: err})
 			return
 		}
-		setReadLimit(ws, wire.DefaultMaxFrame)
 		if !c.post(dialedMsg{epoch: epoch, ws: ws}) {
-			c.closeNow(ws)
+			ws.closeNow()
 		}
 	})
 }
 
 // attach starts the reader and writer of a dialed socket.
-func (c *Client) attach(cn *conn, ws *websocket.Conn) {
+func (c *Client) attach(cn *conn, ws socket) {
 	cn.ws = ws
 	cn.heard.Store(time.Now().UnixNano())
 	ctx := c.ctx
 	c.goIO(func() {
 		for {
-			typ, data, err := ws.Read(ctx)
+			binary, data, err := ws.read(ctx)
 			cn.heard.Store(time.Now().UnixNano())
 			if err != nil {
 				code, reason := closeInfo(err)
 				c.post(fsm.SocketClosed{Epoch: cn.epoch, Code: code, Reason: reason})
 				return
 			}
-			if !c.post(fsm.FrameReceived{Epoch: cn.epoch, Binary: typ == websocket.MessageBinary, Data: data}) {
+			if !c.post(fsm.FrameReceived{Epoch: cn.epoch, Binary: binary, Data: data}) {
 				return
 			}
 		}
@@ -82,10 +94,10 @@ func (c *Client) attach(cn *conn, ws *websocket.Conn) {
 					return
 				}
 				wctx, cancel := context.WithTimeout(ctx, c.engCfg.PongTimeout+c.engCfg.PingInterval)
-				err := ws.Write(wctx, websocket.MessageText, data)
+				err := ws.write(wctx, data)
 				cancel()
 				if err != nil {
-					c.closeNow(ws) // the reader reports the loss
+					ws.closeNow() // the reader reports the loss
 					return
 				}
 			case <-ctx.Done():
@@ -105,7 +117,7 @@ func (c *Client) send(epoch uint64, data []byte) {
 	case cn.writeq <- data:
 	default:
 		c.log.Warn("kalam: socket write queue full; dropping the connection", "epoch", epoch)
-		c.closeNow(cn.ws)
+		cn.ws.closeNow()
 	}
 }
 
@@ -128,7 +140,7 @@ func (c *Client) ping(epoch uint64) {
 	c.goIO(func() {
 		ctx, cancel := context.WithTimeout(c.ctx, c.engCfg.PongTimeout)
 		defer cancel()
-		if ws.Ping(ctx) == nil {
+		if ws.ping(ctx) == nil {
 			cn.heard.Store(time.Now().UnixNano())
 			c.post(fsm.PongReceived{Epoch: epoch})
 		}
@@ -151,27 +163,12 @@ func (c *Client) closeSocket(epoch uint64, code int, reason string, now bool) {
 	// for coder/websocket's five seconds.
 	silent := time.Since(time.Unix(0, cn.heard.Load())) > c.engCfg.PongTimeout
 	if now || silent {
-		c.closeNow(ws)
+		ws.closeNow()
 		cn.cancel()
 		return
 	}
 	c.goIO(func() {
 		defer cn.cancel()
-		_ = ws.Close(closeCode(code), reason)
+		_ = ws.close(code, reason)
 	})
-}
-
-// closeInfo extracts the close code and reason; 1006 when the socket died
-// without a close frame.
-func closeInfo(err error) (int, string) {
-	var ce websocket.CloseError
-	if errors.As(err, &ce) {
-		return int(ce.Code), ce.Reason
-	}
-	if strings.Contains(err.Error(), "read limited at") {
-		// coder/websocket refused a frame over the read limit and closed the
-		// socket with 1009; it reports that as a plain error, not a close.
-		return int(websocket.StatusMessageTooBig), "frame too large"
-	}
-	return wire.CloseAbnormal, ""
 }

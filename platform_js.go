@@ -3,34 +3,65 @@
 package kalam
 
 import (
-	"net/http"
+	"context"
+	"errors"
 
-	"github.com/coder/websocket"
+	"github.com/kalamgo/kalam/internal/jsnet"
+	"github.com/kalamgo/kalam/transport/httpapi"
+	"github.com/kalamgo/kalam/transport/wire"
 )
+
+// HTTPClient is a placeholder in the browser build: HTTP goes through the
+// browser's fetch and the socket is the browser's WebSocket, neither of
+// which has anything to configure. Leave Config.HTTPClient nil. (Natively
+// it is net/http's *http.Client; the browser build does not link net/http,
+// which alone would add about 600 KB to the .wasm.)
+type HTTPClient = httpapi.HTTPClient
 
 // pingFrames: browsers cannot send Ping frames, so the keepalive is
 // KalamDB's application-level {"type":"ping"}.
 const pingFrames = false
 
-// The browser's WebSocket takes no HTTP client: it dials by itself.
-func dialOptions(*http.Client) *websocket.DialOptions { return nil }
+// jsSocket is the browser's WebSocket. The browser enforces its own message
+// limits.
+type jsSocket struct{ c *jsnet.Conn }
 
-// The browser enforces its own message limits.
-func setReadLimit(*websocket.Conn, int64) {}
-
-// closeNow closes a socket as soon as the browser allows. A browser's
-// WebSocket has no close without the handshake, and coder/websocket's
-// CloseNow sends 1001, which browsers refuse (close() accepts only 1000 and
-// 3000–4999), so the socket would stay open. The close waits for the
-// browser's close event, so it runs off the loop.
-func (c *Client) closeNow(ws *websocket.Conn) {
-	c.goIO(func() { _ = ws.Close(websocket.StatusNormalClosure, "") })
+func dialSocket(ctx context.Context, url string, _ *HTTPClient) (socket, error) {
+	c, err := jsnet.Dial(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	return jsSocket{c}, nil
 }
 
-// closeCode maps the engine's close code to one a browser accepts.
-func closeCode(code int) websocket.StatusCode {
-	if code == 1000 || (code >= 3000 && code <= 4999) {
-		return websocket.StatusCode(code)
+func (s jsSocket) read(ctx context.Context) (bool, []byte, error) {
+	m, err := s.c.Read(ctx)
+	return m.Binary, m.Data, err
+}
+
+func (s jsSocket) write(_ context.Context, data []byte) error { return s.c.Write(data) }
+
+func (s jsSocket) ping(context.Context) error { return errors.ErrUnsupported }
+
+// close runs the closing handshake. Browsers refuse every code but 1000
+// and 3000–4999, so the engine's other codes (1001 going away, 1008 policy)
+// are sent as 1000. It waits for the browser's close event (at most five
+// seconds), so the client calls it off its loop.
+func (s jsSocket) close(code int, reason string) error {
+	if code != 1000 && (code < 3000 || code > 4999) {
+		code = 1000
 	}
-	return websocket.StatusNormalClosure
+	return s.c.Close(code, reason)
+}
+
+func (s jsSocket) closeNow() { s.c.CloseNow() }
+
+// closeInfo extracts the close code and reason; 1006 when the socket died
+// without a close frame.
+func closeInfo(err error) (int, string) {
+	var ce *jsnet.CloseError
+	if errors.As(err, &ce) {
+		return ce.Code, ce.Reason
+	}
+	return wire.CloseAbnormal, ""
 }
