@@ -1,8 +1,6 @@
 package wire
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 )
@@ -13,9 +11,6 @@ const (
 	DefaultMaxFrame    = 16 << 20
 	DefaultMaxInflated = 64 << 20
 )
-
-// maxRetained is the largest inflate buffer a Decoder keeps between frames.
-const maxRetained = 4 << 20
 
 // CompressThreshold is the payload size from which the server gzips a frame.
 const CompressThreshold = 512
@@ -33,8 +28,7 @@ type Decoder struct {
 	// DefaultMaxInflated.
 	MaxInflated int64
 
-	zr  *gzip.Reader
-	buf []byte
+	inflater // gzip state; none in the browser build (see inflate_js.go)
 }
 
 // Payload returns the JSON payload of a frame: text frames as they are,
@@ -55,28 +49,7 @@ func (d *Decoder) Payload(binary bool, frame []byte) ([]byte, error) {
 	if maxInf <= 0 {
 		maxInf = DefaultMaxInflated
 	}
-	if d.zr == nil {
-		zr, err := gzip.NewReader(bytes.NewReader(frame))
-		if err != nil {
-			return nil, &DecodeError{Reason: "bad gzip header", Err: err}
-		}
-		d.zr = zr
-	} else if err := d.zr.Reset(bytes.NewReader(frame)); err != nil {
-		return nil, &DecodeError{Reason: "bad gzip header", Err: err}
-	}
-	d.zr.Multistream(false)
-	if cap(d.buf) > maxRetained {
-		d.buf = nil // one huge frame must not pin its buffer forever
-	}
-	data, tooLarge, err := ReadAtMost(d.zr, d.buf, maxInf)
-	d.buf = data[:0]
-	if err != nil {
-		return nil, &DecodeError{Reason: "bad gzip stream", Err: err}
-	}
-	if tooLarge {
-		return nil, &sizeError{what: "inflated frame", limit: maxInf}
-	}
-	return data, nil
+	return d.inflate(frame, maxInf)
 }
 
 // Decode decodes one server frame. binary says whether it arrived as a binary
@@ -202,22 +175,6 @@ func Encode(v any) ([]byte, error) {
 		return nil, &DecodeError{Reason: "encode", Err: err}
 	}
 	return b, nil
-}
-
-// Compress gzips p when it is at least CompressThreshold bytes and the result
-// is smaller, as the server does. binary reports which frame type to send.
-func Compress(p []byte) (frame []byte, binary bool) {
-	if len(p) < CompressThreshold {
-		return p, false
-	}
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	_, _ = zw.Write(p)
-	_ = zw.Close()
-	if buf.Len() >= len(p) {
-		return p, false
-	}
-	return buf.Bytes(), true
 }
 
 // jsonError turns an encoding/json error into a DecodeError without quoting

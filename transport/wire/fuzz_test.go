@@ -1,3 +1,8 @@
+// The fuzz targets run natively (their seed corpora in every go test): they
+// include gzip frames, which the browser build's decoder does not inflate.
+
+//go:build !js
+
 package wire_test
 
 import (
