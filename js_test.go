@@ -111,8 +111,12 @@ func TestJSClient(t *testing.T) {
 		}
 	}
 	take(kalam.EventSnapshot)
+	// Row 3 carries a long note: its change frame is over the server's
+	// compression threshold and arrives gzipped, which the browser build
+	// inflates in its socket adapter (DecompressionStream).
+	long := strings.Repeat("leave it at the door, ", 200)
 	for _, sql := range []string{
-		"INSERT INTO orders (id, status) VALUES (3, 'open')",
+		"INSERT INTO orders (id, status, note) VALUES (3, 'open', '" + long + "')",
 		"UPDATE orders SET status = 'paid' WHERE id = 1",
 		"DELETE FROM orders WHERE id = 2",
 	} {
@@ -120,7 +124,9 @@ func TestJSClient(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	take(kalam.EventInsert)
+	if ev := take(kalam.EventInsert); ev.Rows[0].Get("note").String() != long {
+		t.Fatalf("insert of the long row: note is %d bytes", len(ev.Rows[0].Get("note").String()))
+	}
 	if ev := take(kalam.EventUpdate); ev.Rows[0].Get("status").String() != "paid" {
 		t.Fatalf("update = %v", ev.Rows)
 	}

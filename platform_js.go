@@ -34,10 +34,43 @@ func dialSocket(ctx context.Context, url string, _ *HTTPClient) (socket, error) 
 	return jsSocket{c}, nil
 }
 
+// read returns the next message. Gzip frames are inflated here, with the
+// browser's DecompressionStream, because the browser build's decoder has no
+// gzip; they reach the engine as the text they carry. A frame that inflates
+// past wire.DefaultMaxInflated, or does not inflate, ends the socket (1009,
+// 1007) and the client resumes on a new one, as natively.
 func (s jsSocket) read(ctx context.Context) (bool, []byte, error) {
 	m, err := s.c.Read(ctx)
-	return m.Binary, m.Data, err
+	if err != nil || !m.Binary || !wire.IsGzip(m.Data) || len(m.Data) > wire.DefaultMaxFrame {
+		return m.Binary, m.Data, err // an oversized frame is the decoder's to refuse
+	}
+	data, tooLarge, err := jsnet.Gunzip(ctx, m.Data, wire.DefaultMaxInflated)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return false, nil, err
+	case err != nil:
+		s.c.CloseNow()
+		return false, nil, &inflateError{code: closeInvalidPayload, reason: "gzip frame does not inflate"}
+	case tooLarge:
+		s.c.CloseNow()
+		return false, nil, &inflateError{code: closeTooBig, reason: "inflated frame too large"}
+	}
+	return false, data, nil
 }
+
+// Close codes for frames the browser build cannot inflate (RFC 6455 §7.4.1).
+const (
+	closeInvalidPayload = 1007
+	closeTooBig         = 1009
+)
+
+// inflateError ends a socket whose frame could not be inflated.
+type inflateError struct {
+	code   int
+	reason string
+}
+
+func (e *inflateError) Error() string { return "kalam: " + e.reason }
 
 func (s jsSocket) write(_ context.Context, data []byte) error { return s.c.Write(data) }
 
@@ -62,6 +95,10 @@ func closeInfo(err error) (int, string) {
 	var ce *jsnet.CloseError
 	if errors.As(err, &ce) {
 		return ce.Code, ce.Reason
+	}
+	var ie *inflateError
+	if errors.As(err, &ie) {
+		return ie.code, ie.reason
 	}
 	return wire.CloseAbnormal, ""
 }

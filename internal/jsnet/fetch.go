@@ -86,13 +86,22 @@ func readBody(ctx context.Context, resp js.Value, limit int64, abort func()) ([]
 	if stream.Type() != js.TypeObject { // no body (204, HEAD)
 		return nil, false, nil
 	}
-	reader, err := catchCall("read body", func() js.Value { return stream.Call("getReader") })
+	return readStream(ctx, "read body", stream, limit, abort)
+}
+
+// readStream reads a ReadableStream of Uint8Array chunks, at most limit
+// bytes; tooLarge reports that there was more, and the stream is then
+// cancelled.
+func readStream(ctx context.Context, op string, stream js.Value, limit int64, abort func()) (body []byte, tooLarge bool, err error) {
+	reader, err := catchCall(op, func() js.Value { return stream.Call("getReader") })
 	if err != nil {
 		return nil, false, err
 	}
-	var body []byte
+	if abort == nil {
+		abort = func() { reader.Call("cancel") }
+	}
 	for {
-		chunk, err := await(ctx, "read body", reader.Call("read"), abort)
+		chunk, err := await(ctx, op, reader.Call("read"), abort)
 		if err != nil {
 			return nil, false, err
 		}
@@ -101,12 +110,16 @@ func readBody(ctx context.Context, resp js.Value, limit int64, abort func()) ([]
 		}
 		u8 := chunk.Get("value")
 		n := u8.Get("byteLength").Int()
+		if int64(len(body)+n) > limit {
+			keep := int(limit) - len(body)
+			start := len(body)
+			body = append(body, make([]byte, keep)...)
+			js.CopyBytesToGo(body[start:], u8.Call("subarray", 0, keep))
+			reader.Call("cancel")
+			return body, true, nil
+		}
 		start := len(body)
 		body = append(body, make([]byte, n)...)
 		js.CopyBytesToGo(body[start:], u8)
-		if int64(len(body)) > limit {
-			reader.Call("cancel")
-			return body[:limit], true, nil
-		}
 	}
 }

@@ -3,6 +3,8 @@
 package jsnet_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -218,4 +220,47 @@ func TestWebSocket(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+}
+
+func gzipped(t *testing.T, p []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestGunzip(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	payload := []byte(strings.Repeat(`{"type":"change","rows":[{"id":"1","_seq":"7"}]}`, 2000))
+	frame := gzipped(t, payload)
+
+	out, tooLarge, err := jsnet.Gunzip(ctx, frame, int64(len(payload)))
+	if err != nil || tooLarge || !bytes.Equal(out, payload) {
+		t.Fatalf("whole: %d bytes, tooLarge %v, err %v", len(out), tooLarge, err)
+	}
+	out, tooLarge, err = jsnet.Gunzip(ctx, frame, 1000)
+	if err != nil || !tooLarge || !bytes.Equal(out, payload[:1000]) {
+		t.Fatalf("limited: %d bytes, tooLarge %v, err %v", len(out), tooLarge, err)
+	}
+	empty := gzipped(t, nil)
+	if out, tooLarge, err = jsnet.Gunzip(ctx, empty, 10); err != nil || tooLarge || len(out) != 0 {
+		t.Fatalf("empty: %q %v %v", out, tooLarge, err)
+	}
+	corrupt := bytes.Clone(frame)
+	corrupt[len(corrupt)/2] ^= 0xff
+	corrupt[len(corrupt)/2+1] ^= 0xff
+	var je *jsnet.JSError
+	if _, _, err := jsnet.Gunzip(ctx, corrupt, 1<<30); !errors.As(err, &je) {
+		t.Fatalf("corrupt: err = %v", err)
+	}
+	if _, _, err := jsnet.Gunzip(ctx, frame[:len(frame)/2], 1<<30); !errors.As(err, &je) {
+		t.Fatalf("truncated: err = %v", err)
+	}
 }
