@@ -44,7 +44,7 @@ soak:
 
 wasm:
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -ldflags='-s -w' -o $(ENGINE_WASM) ./wasm/engine
-	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o bindings/js/kalam.wasm ./wasm/browser
+	GO=$(GO) ./scripts/build-browser-wasm.sh bindings/js/kalam.wasm
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" bindings/js/wasm_exec.js
 
 diagrams:
@@ -56,7 +56,7 @@ check: diagrams
 	$(GO) vet $(PKGS)
 	$(GO) build $(PKGS)
 	GOOS=js GOARCH=wasm $(GO) build ./fsm/... ./auth/... ./transport/wire/...
-	GOOS=js GOARCH=wasm $(GO) vet . ./wasm/browser
+	GOOS=js GOARCH=wasm $(GO) vet . ./wasm/browser ./internal/jsnet ./transport/wire
 	GOOS=wasip1 GOARCH=wasm $(GO) build ./fsm/... ./auth/... ./transport/wire/...
 	GOOS=wasip1 GOARCH=wasm $(GO) vet ./wasm/engine ./internal/abi ./bindings/wazero/testdata/badguest
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o /dev/null ./wasm/engine

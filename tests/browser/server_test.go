@@ -29,7 +29,8 @@ var build struct {
 	err     error
 }
 
-// buildWasm builds wasm/browser the way `make wasm` does, once per run.
+// buildWasm builds wasm/browser with the script `make wasm` uses, once per
+// run.
 func buildWasm(tb testing.TB) (wasmPath, wasmExecPath string) {
 	tb.Helper()
 	build.once.Do(func() {
@@ -43,9 +44,9 @@ func buildWasm(tb testing.TB) (wasmPath, wasmExecPath string) {
 			return
 		}
 		build.wasm = filepath.Join(build.dir, "kalam.wasm")
-		cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", build.wasm, "./wasm/browser")
+		cmd := exec.Command("sh", filepath.Join("scripts", "build-browser-wasm.sh"), build.wasm) // run in repoRoot
 		cmd.Dir = repoRoot
-		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
+		cmd.Env = append(os.Environ(), "GO="+goBin)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			build.err = &buildError{out: string(out), err: err}
 			return
