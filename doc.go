@@ -55,8 +55,12 @@
 //
 // # Wasm
 //
-// The package builds for GOOS=js GOARCH=wasm: github.com/coder/websocket
-// uses the browser's WebSocket and net/http uses fetch. wasm/browser wraps
+// The package builds for GOOS=js GOARCH=wasm. There the socket is the
+// browser's own WebSocket and HTTP goes through fetch, both reached through
+// syscall/js (internal/jsnet); coder/websocket and net/http are not linked,
+// which keeps the .wasm under 1 MB brotli, so Config.HTTPClient is a
+// placeholder in that build. Gzip frames are inflated by the browser's
+// DecompressionStream before the engine sees them. wasm/browser wraps
 // it for JavaScript and bindings/js is the ESM package around that (make
 // wasm builds it). Browsers cannot send WebSocket Ping frames, so there the
 // keepalive is KalamDB's {"type":"ping"} message, counted as answered once
