@@ -546,21 +546,6 @@ func TestBadServerInputReconnectsAndRecovers(t *testing.T) {
 	}
 }
 
-func TestGzipBombIsRefused(t *testing.T) {
-	h := live(t, Config{MaxInflated: 1 << 10})
-	big := `{"type":"change","subscription_id":"s1","change_type":"insert","rows":[{"id":"1","pad":"` + strings.Repeat("a", 4096) + `","_seq":"999"}]}`
-	frame, binary := wire.Compress([]byte(big))
-	if !binary {
-		t.Fatal("test frame did not compress")
-	}
-	effs := h.step(FrameReceived{Epoch: h.e.Epoch(), Binary: true, Data: frame})
-	p := must[Problem](h, effs)
-	if !errors.Is(p.Err, wire.ErrFrameTooLarge) {
-		t.Fatalf("problem = %v", p.Err)
-	}
-	none[Deliver](h, effs)
-}
-
 func TestServerErrorEndsOnlyThatSubscription(t *testing.T) {
 	h := live(t, Config{})
 	h.step(Subscribe{ID: "bad", SQL: "SELECT * FROM app.missing"})
