@@ -475,11 +475,7 @@ func (s *fastScan) row() (seq Span, ok bool) {
 		if !kok {
 			return Span{}, false
 		}
-		isSeq := string(key) == SeqColumn
-		if escaped {
-			var k string
-			isSeq = json.Unmarshal(s.b[keyStart:s.i], &k) == nil && k == SeqColumn
-		}
+		isSeq := isSeqKey(key, escaped, s.b[keyStart:s.i])
 		s.ws()
 		if !s.consume(':') {
 			return Span{}, false

@@ -120,11 +120,7 @@ func RowSeq(row Row) (seq SeqID, ok bool, err error) {
 			if !kok {
 				return 0, false, &DecodeError{Reason: "row: expected a valid string key"}
 			}
-			isSeq := string(key) == SeqColumn
-			if escaped {
-				var k string
-				isSeq = json.Unmarshal(s.b[keyStart:s.i], &k) == nil && k == SeqColumn
-			}
+			isSeq := isSeqKey(key, escaped, s.b[keyStart:s.i])
 			s.ws()
 			if !s.consume(':') {
 				return 0, false, &DecodeError{Reason: "row: expected ':' after key"}
@@ -264,4 +260,15 @@ func quoteShort(b []byte) string {
 		return strconv.Quote(string(b[:max])) + "…"
 	}
 	return strconv.Quote(string(b))
+}
+
+// isSeqKey reports whether a scanned object key is _seq: key is its raw
+// text between the quotes, quoted the whole token. An escaped key (as
+// "\u005fseq") is unescaped first, so it matches as encoding/json would.
+func isSeqKey(key []byte, escaped bool, quoted []byte) bool {
+	if !escaped {
+		return string(key) == SeqColumn
+	}
+	var k string
+	return json.Unmarshal(quoted, &k) == nil && k == SeqColumn
 }
