@@ -149,7 +149,13 @@ export class Subscription implements AsyncIterable<LiveEvent> {
   /** Callback form only: settles when the subscription ends. */
   readonly done: Promise<void> | null;
   position(): string | null;
-  /** The next batch of events, or null once the subscription has ended. */
+  /**
+   * The next batch of events (every event buffered at that moment), or null
+   * once the subscription has ended. One reader at a time. Events a reader
+   * has not asked for wait in the client's bounded buffer (eventBuffer); a
+   * reader that falls behind pauses the subscription, which resumes from
+   * its last row when it catches up.
+   */
   nextBatch(): Promise<LiveEvent[] | null>;
   [Symbol.asyncIterator](): AsyncIterator<LiveEvent>;
   close(): Promise<void>;
@@ -187,6 +193,12 @@ export class Client {
   disconnect(): Promise<void>;
   query(sql: string, params?: unknown[]): Promise<Result>;
   queryIn(namespace: string, sql: string, params?: unknown[]): Promise<Result>;
+  /**
+   * Starts a live query: iterate it with for await (or nextBatch), or pass
+   * onEvent, which is called synchronously for every event, in order (done
+   * settles when the subscription ends; if onEvent throws, done rejects with
+   * that and nothing more is delivered).
+   */
   live(sql: string, options?: LiveOptions, onEvent?: (ev: LiveEvent) => void): Subscription;
   liveRows(sql: string, options?: RowsOptions, onChange?: (view: LiveRows) => void): Promise<LiveRows>;
   setNamespace(namespace: string): Promise<void>;

@@ -7,7 +7,7 @@
 
 import './wasm_exec.js';
 
-const API_VERSION = 1;
+const API_VERSION = 2;
 
 let loading = null;
 
@@ -216,10 +216,17 @@ export class Result {
 
 export class Subscription {
   #handle = null;
+  // Batches Go pushed that no reader has taken yet, in order: {json} or
+  // {err} or {end}. Go pushes at most one batch nobody asked for, then
+  // waits for want(): a slow reader leaves events in the Go client's
+  // bounded buffer (which pauses the subscription), not here.
+  #queue = [];
+  #holding = false;  // Go waits for want()
+  #waiter = null;    // the pending nextBatch's {resolve, reject}
+  #listening = false;
+  #ended = false;
   #buf = [];
   #at = 0;
-  #ended = false;
-  #pulling = null;
 
   constructor(handlePromise) {
     /** Settles once the server has the subscription registered (or refused it). */
@@ -234,19 +241,50 @@ export class Subscription {
   /** The _seq (decimal string) of the last row delivered, or null. */
   position() { return this.#handle ? this.#handle.position() : null; }
 
+  #listen(deliver) {
+    if (this.#listening) return;
+    this.#listening = true;
+    unwrap(this.#handle.listen(deliver));
+  }
+
+  // Called by Go with one batch (a JSON array), or (undefined, error) when
+  // the subscription failed, or () when it ended. Returns true to make Go
+  // hold further batches until want().
+  #deliver = (json, err) => {
+    const item = err ? { err } : (json == null ? { end: true } : { json });
+    const w = this.#waiter;
+    if (w && this.#queue.length === 0) {
+      this.#waiter = null;
+      if (item.err) w.reject(item.err); else w.resolve(item.json ?? null);
+      return false;
+    }
+    this.#queue.push(item);
+    if (item.json !== undefined) this.#holding = true;
+    return true;
+  };
+
   /** Resolves to the next batch of events (an array), or null once it has ended. */
   async nextBatch() {
     if (this.#ended) return null;
     await this.ready;
-    if (this.#pulling) throw new Error('kalam: one reader at a time per subscription');
-    this.#pulling = this.#handle.next();
-    try {
-      const json = await this.#pulling;
-      if (json == null) { this.#ended = true; return null; }
-      return JSON.parse(json);
-    } finally {
-      this.#pulling = null;
+    if (this.#waiter) throw new Error('kalam: one reader at a time per subscription');
+    let json;
+    if (this.#queue.length > 0) {
+      const item = this.#queue.shift();
+      if (this.#holding && this.#queue.every((it) => it.json === undefined)) {
+        this.#holding = false;
+        this.#handle.want();
+      }
+      if (item.err) { this.#ended = true; throw item.err; }
+      json = item.json ?? null;
+    } else {
+      json = await new Promise((resolve, reject) => {
+        this.#waiter = { resolve, reject };
+        this.#listen(this.#deliver);
+      }).catch((err) => { this.#ended = true; throw err; });
     }
+    if (json == null) { this.#ended = true; return null; }
+    return JSON.parse(json);
   }
 
   [Symbol.asyncIterator]() {
@@ -267,14 +305,32 @@ export class Subscription {
     };
   }
 
+  // The callback form: Go calls onEvent for every event, synchronously, one
+  // batch per call. It never holds: while onEvent runs, Go waits, and a
+  // consumer slower than the stream fills the Go client's buffer. If
+  // onEvent throws, done rejects with that and nothing more is delivered
+  // (the subscription stays until closed, paused once its buffer is full).
   _pump(onEvent) {
-    this.done = (async () => {
-      for (;;) {
-        const batch = await this.nextBatch();
-        if (batch === null) return;
-        for (const ev of batch) onEvent(ev);
-      }
-    })();
+    this.done = new Promise((resolve, reject) => {
+      let stopped = false;
+      const deliver = (json, err) => {
+        if (stopped) return true;
+        if (err || json == null) {
+          stopped = true;
+          if (err) reject(err); else resolve();
+          return true;
+        }
+        try {
+          for (const ev of JSON.parse(json)) onEvent(ev);
+        } catch (e) {
+          stopped = true;
+          reject(e);
+          return true;
+        }
+        return false;
+      };
+      this.ready.then(() => this.#listen(deliver)).catch((e) => { stopped = true; reject(e); });
+    });
   }
 
   async close() {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -226,4 +227,62 @@ func TestBrowserPushedAuthAndNamespace(t *testing.T) {
 	tab.run(`T.live("SELECT * FROM orders")`)
 	tab.waitFor(`T.client.state === "Live" && T.ids(["snapshot"]).includes("7")`, 10*time.Second)
 	tab.run(`T.client.close()`)
+}
+
+// TestBrowserSlowConsumerPauses: a JavaScript consumer that stops reading
+// does not make events pile up on the JavaScript side: the Go client's
+// bounded buffer fills and the subscription is paused on the server; once
+// the consumer reads again it resumes, and every row arrives once, in
+// order.
+func TestBrowserSlowConsumerPauses(t *testing.T) {
+	const eventBuffer, rows = 16, 300
+	w := newWorld(t, kalamtest.Config{})
+	tab := newTab(t)
+	tab.navigate(w.page.URL + "/")
+	tab.run(fmt.Sprintf(`T.start({user: "alice", password: %q, eventBuffer: %d})`, alicePassword, eventBuffer))
+	id := eval[string](tab, `T.slowStart("SELECT * FROM orders")`)
+	onServer := func() bool {
+		for _, s := range w.srv.Subscriptions() {
+			if s.ID == id {
+				return true
+			}
+		}
+		return false
+	}
+	waitServer := func(want bool, what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for onServer() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s (server subscriptions %+v)\n%s", what, w.srv.Subscriptions(), tab.describe())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitServer(true, "the subscription never reached the server")
+	// The consumer reads the first row, then stops while a burst arrives.
+	w.write(t, "INSERT INTO app.orders (id, status) VALUES (1, 'open')")
+	if ids := eval[[]string](tab, `T.slowRead(1)`); !slices.Equal(ids, []string{"1"}) {
+		t.Fatalf("first read: ids %v", ids)
+	}
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO app.orders (id, status) VALUES ")
+	for i := 2; i <= rows; i++ {
+		if i > 2 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, "(%d, 'open')", i)
+	}
+	w.write(t, sb.String())
+	waitServer(false, "the subscription was never paused: the JavaScript side buffered the burst")
+	// Reading again resumes it: every row once, in order.
+	got := eval[[]string](tab, fmt.Sprintf(`T.slowRead(%d)`, rows))
+	want := make([]string, rows)
+	for i := range want {
+		want[i] = strconv.Itoa(i + 1)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("rows delivered (%d) = %v, want 1..%d once each in order", len(got), got, rows)
+	}
+	waitServer(true, "the subscription is not back on the server after the consumer caught up")
 }

@@ -4,12 +4,16 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
 	"syscall/js"
 
 	"github.com/kalamgo/kalam"
 )
 
-// maxBatch bounds the events handed to JavaScript by one next().
+// maxBatch bounds the events handed to JavaScript in one batch.
 const maxBatch = 512
 
 type subItem struct {
@@ -17,22 +21,31 @@ type subItem struct {
 	err error
 }
 
-// subHandle is a subscription as JavaScript holds it. JavaScript pulls:
-// next() resolves to every event buffered at that moment (one JSON array),
-// so a slow consumer leaves events in the subscription's bounded buffer,
-// which pauses and later resumes the subscription instead of growing a
-// queue on the JavaScript side. One next() runs at a time (bindings/js
-// makes sure), so pending needs no lock.
+// subHandle is a subscription as JavaScript holds it. Events are pushed:
+// listen(deliver) starts a goroutine that calls deliver(json) with every
+// event buffered at that moment (one JSON array), deliver(undefined, err)
+// when the subscription fails and deliver() when it ends. Go→JS calls are
+// cheap and JS→Go calls are not (each one is an event the Go scheduler
+// handles, with a handful of calls back to read its arguments), so the
+// steady state costs one Go→JS call per batch and no JS→Go call at all.
+//
+// Flow control: deliver returns true when JavaScript could not consume the
+// batch at once (an async iterator nobody is awaiting); the goroutine then
+// delivers nothing more until want() is called. A slow consumer therefore
+// leaves events in the subscription's bounded buffer, which pauses and
+// later resumes the subscription, and JavaScript holds at most one batch
+// it has not asked for.
 type subHandle struct {
-	sub     *kalam.Subscription
-	m       *methods
-	items   chan subItem
-	quit    chan struct{}
-	pending error
+	sub   *kalam.Subscription
+	m     *methods
+	items chan subItem
+	quit  chan struct{}
+	want  chan struct{}
+	once  sync.Once // listen starts the pump once
 }
 
 func newSubHandle(ctx context.Context, sub *kalam.Subscription) *subHandle {
-	s := &subHandle{sub: sub, m: newMethods(), items: make(chan subItem, 64), quit: make(chan struct{})}
+	s := &subHandle{sub: sub, m: newMethods(), items: make(chan subItem, 64), quit: make(chan struct{}), want: make(chan struct{}, 1)}
 	go func() {
 		defer close(s.items)
 		for ev, err := range sub.Events(ctx) {
@@ -53,7 +66,28 @@ func newSubHandle(ctx context.Context, sub *kalam.Subscription) *subHandle {
 		}
 		return nil
 	})
-	m.set("next", func([]js.Value) any { return promise(s.next) })
+	m.set("listen", func(args []js.Value) any {
+		deliver := arg(args, 0)
+		if deliver.Type() != js.TypeFunction {
+			return toJSError(&configError{field: "listen", reason: "needs a function"})
+		}
+		started := false
+		s.once.Do(func() {
+			started = true
+			go s.pump(ctx, deliver)
+		})
+		if !started {
+			return toJSError(errors.New("kalam: the subscription is already being consumed"))
+		}
+		return nil
+	})
+	m.set("want", func([]js.Value) any {
+		select {
+		case s.want <- struct{}{}:
+		default:
+		}
+		return nil
+	})
 	m.set("close", func([]js.Value) any {
 		return promise(func() (any, error) {
 			err := sub.Close()
@@ -68,38 +102,91 @@ func newSubHandle(ctx context.Context, sub *kalam.Subscription) *subHandle {
 	return s
 }
 
-// next waits for at least one event and returns all that are ready, as a
-// JSON array; undefined once the subscription has ended.
-func (s *subHandle) next() (any, error) {
-	if err := s.pending; err != nil {
-		s.pending = nil
-		return nil, err
-	}
-	it, ok := <-s.items
-	if !ok {
-		return nil, nil
-	}
-	if it.err != nil {
-		return nil, it.err
-	}
-	evs := []kalam.Event{it.ev}
-more:
-	for len(evs) < maxBatch {
+// pump hands the subscription's events to deliver, in order, a batch at a
+// time. Once the subscription is closed (or the client), it stops waiting
+// for want() and flushes what is left: at most the items channel's worth,
+// since the forwarding goroutine stops too, then the end.
+func (s *subHandle) pump(ctx context.Context, deliver js.Value) {
+	holdable := true
+	buf := make([]byte, 0, 4096)
+	evs := make([]kalam.Event, 0, 16)
+	for {
+		it, ok := <-s.items
+		if !ok {
+			callJS(deliver)
+			return
+		}
+		if it.err != nil {
+			s.fail(deliver, it.err)
+			return
+		}
+		evs = append(evs[:0], it.ev)
+		var pending error
+		ended := false
+	more:
+		for len(evs) < maxBatch {
+			select {
+			case it, ok := <-s.items:
+				switch {
+				case !ok:
+					ended = true
+					break more
+				case it.err != nil:
+					pending = it.err
+					break more
+				}
+				evs = append(evs, it.ev)
+			default:
+				break more
+			}
+		}
+		buf = appendEvents(buf[:0], evs)
+		clear(evs) // let the rows go
+		hold := deliverBatch(deliver, string(buf))
+		if cap(buf) > 1<<20 {
+			buf = make([]byte, 0, 4096) // a huge batch: do not keep its storage
+		}
+		switch {
+		case pending != nil:
+			s.fail(deliver, pending)
+			return
+		case ended:
+			callJS(deliver)
+			return
+		}
+		if !hold || !holdable {
+			continue
+		}
 		select {
-		case it, ok := <-s.items:
-			if !ok {
-				break more
-			}
-			if it.err != nil {
-				s.pending = it.err
-				break more
-			}
-			evs = append(evs, it.ev)
-		default:
-			break more
+		case <-s.want:
+		case <-s.quit:
+			holdable = false
+		case <-ctx.Done():
+			holdable = false
 		}
 	}
-	return string(appendEvents(make([]byte, 0, 256*len(evs)), evs)), nil
+}
+
+// deliverBatch hands one batch to JavaScript and reports whether it asked
+// to hold further batches until want(). A deliver that throws (a bug in
+// bindings/js, which catches the application's own exceptions) is reported
+// on the console and holds too: nothing more is pushed at a broken consumer.
+func deliverBatch(deliver js.Value, json string) (hold bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "kalam: delivering live events threw: %v\n", r)
+			hold = true
+		}
+	}()
+	return deliver.Invoke(json).Truthy()
+}
+
+// fail reports err, the subscription's last word, and lets the forwarding
+// goroutine finish.
+func (s *subHandle) fail(deliver js.Value, err error) {
+	callJS(deliver, js.Undefined(), toJSError(err))
+	for range s.items {
+	}
 }
 
 // rowsHandle is a LiveRows view as JavaScript holds it. onChange, when

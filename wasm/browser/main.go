@@ -20,7 +20,7 @@ import (
 )
 
 // version is the API version of the JS object; bindings/js checks it.
-const version = 1
+const version = 2
 
 func main() {
 	api := js.Global().Get("Object").New()

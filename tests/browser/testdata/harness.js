@@ -72,6 +72,26 @@ const T = {
     return out;
   },
 
+  // A consumer that reads only when told: slowStart subscribes without
+  // reading, slowRead(n) reads batches until n rows (insert or snapshot)
+  // were seen and returns their ids in the order delivered.
+  slow: null,
+  async slowStart(sql) {
+    T.slow = { sub: T.client.live(sql, { noSnapshot: true }), ids: [] };
+    await T.slow.sub.ready;
+    return T.slow.sub.id;
+  },
+  async slowRead(n) {
+    while (T.slow.ids.length < n) {
+      const batch = await T.slow.sub.nextBatch();
+      if (batch === null) break;
+      for (const ev of batch) {
+        if (ev.kind === 'insert' || ev.kind === 'snapshot') for (const r of ev.rows) T.slow.ids.push(String(r.id));
+      }
+    }
+    return T.slow.ids;
+  },
+
   waitCount(n) {
     if (T.counted >= n) return Promise.resolve();
     return new Promise((resolve) => T.countWaiters.push({ n, resolve }));
