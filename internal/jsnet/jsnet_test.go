@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -262,5 +263,91 @@ func TestGunzip(t *testing.T) {
 	}
 	if _, _, err := jsnet.Gunzip(ctx, frame[:len(frame)/2], 1<<30); !errors.As(err, &je) {
 		t.Fatalf("truncated: err = %v", err)
+	}
+}
+
+// TestWebSocketBurst: messages that arrive back to back (the server sends a
+// change per row of one INSERT) are read in order and none is lost or
+// repeated, however the browser groups them, and a close after a burst
+// comes after its messages.
+func TestWebSocketBurst(t *testing.T) {
+	base, url := serverURL(t), wsURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	login, _ := json.Marshal(map[string]string{"user": os.Getenv("KALAM_TEST_USER"), "password": os.Getenv("KALAM_TEST_PASSWORD")})
+	resp, err := jsnet.Fetch(ctx, jsnet.Request{Method: "POST", URL: base + wire.PathLogin,
+		Header: [][2]string{{"Content-Type", "application/json"}}, Body: login, Limit: limit(1 << 20)})
+	if err != nil || resp.Status != 200 {
+		t.Fatalf("login: %v (status %d)", err, resp.Status)
+	}
+	var tokens struct {
+		Access string `json:"access_token"`
+	}
+	if err := json.Unmarshal(resp.Body, &tokens); err != nil || tokens.Access == "" {
+		t.Fatalf("login answer: %v", err)
+	}
+
+	c, err := jsnet.Dial(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	readType := func(want string) []byte {
+		t.Helper()
+		m, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", want, err)
+		}
+		if m.Binary || !strings.Contains(string(m.Data), `"type":"`+want+`"`) {
+			t.Fatalf("waiting for %s: got %s", want, m.Data)
+		}
+		return m.Data
+	}
+	auth, _ := json.Marshal(map[string]any{"type": "authenticate", "method": "jwt", "token": tokens.Access,
+		"protocol": map[string]string{"serialization": "json", "compression": "none"}})
+	if err := c.Write(auth); err != nil {
+		t.Fatal(err)
+	}
+	readType("auth_success")
+	// Rows of their own (ids from 7,000,001): other tests share the table.
+	const first, n = 7_000_001, 300
+	if err := c.Write([]byte(`{"type":"subscribe","subscription":{"id":"burst","sql":"SELECT * FROM app.orders WHERE id > 7000000"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	readType("subscription_ack")
+
+	var sb strings.Builder
+	sb.WriteString(`{"sql":"INSERT INTO app.orders (id, status) VALUES `)
+	for i := range n {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString("(" + strconv.Itoa(first+i) + ", 'open')")
+	}
+	sb.WriteString(`"}`)
+	resp, err = jsnet.Fetch(ctx, jsnet.Request{Method: "POST", URL: base + wire.PathSQL,
+		Header: [][2]string{{"Content-Type", "application/json"}, {"Authorization", "Bearer " + tokens.Access}},
+		Body:   []byte(sb.String()), Limit: limit(1 << 20)})
+	if err != nil || resp.Status != 200 {
+		t.Fatalf("insert: %v (status %d: %s)", err, resp.Status, resp.Body)
+	}
+	for i := range n {
+		var ch struct {
+			Rows []struct {
+				ID string `json:"id"`
+			} `json:"rows"`
+		}
+		if err := json.Unmarshal(readType("change"), &ch); err != nil || len(ch.Rows) != 1 {
+			t.Fatalf("change %d: %v (%d rows)", i, err, len(ch.Rows))
+		}
+		if want := strconv.Itoa(first + i); ch.Rows[0].ID != want {
+			t.Fatalf("change %d: row %s, want %s", i, ch.Rows[0].ID, want)
+		}
+	}
+	if err := c.Close(1000, "done"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Read(ctx); !errors.As(err, new(*jsnet.CloseError)) {
+		t.Fatalf("after the burst and close: %v", err)
 	}
 }

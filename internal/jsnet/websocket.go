@@ -47,6 +47,20 @@ type Conn struct {
 	ws    js.Value
 	funcs []js.Func
 
+	// Messages that arrive in a burst skip Go: after the first one, the
+	// Go handler gives way to inbox.push (a bound built-in, no Go at
+	// all) and a zero-delay timer, whose Go callback (wake) takes the
+	// whole inbox at once and puts the Go handler back. Each call from
+	// JavaScript into Go is an event the Go scheduler handles, so a
+	// burst costs two of them rather than one per message. Everything
+	// here is touched on the JavaScript event loop only.
+	onMsg   js.Func  // the Go handler: the first message of a burst
+	wake    js.Func  // the timer's callback
+	inbox   js.Value // MessageEvents waiting for wake
+	push    js.Value // inbox.push bound to inbox
+	timer   js.Value // the pending timer's id; undefined when none
+	batched bool     // inbox.push is the message handler
+
 	mu     sync.Mutex
 	queue  []Message   // received, not yet read
 	closed *CloseError // set once: the close event, or CloseNow
@@ -72,7 +86,16 @@ func Dial(ctx context.Context, url string) (*Conn, error) {
 	c := &Conn{ws: ws, signal: make(chan struct{}, 1), done: make(chan struct{})}
 	opened := make(chan struct{})
 	c.on("open", func(js.Value) { close(opened) })
+	c.inbox = js.Global().Get("Array").New()
+	c.push = c.inbox.Get("push").Call("bind", c.inbox)
+	c.timer = js.Undefined()
 	c.on("message", c.onMessage)
+	c.onMsg = c.funcs[len(c.funcs)-1]
+	c.wake = js.FuncOf(func(js.Value, []js.Value) any {
+		c.timer = js.Undefined()
+		c.unbatch()
+		return nil
+	})
 	c.on("close", func(ev js.Value) {
 		code, reason := closeAbnormal, ""
 		if v := ev.Get("code"); v.Type() == js.TypeNumber {
@@ -81,12 +104,16 @@ func Dial(ctx context.Context, url string) (*Conn, error) {
 		if v := ev.Get("reason"); v.Type() == js.TypeString {
 			reason = v.String()
 		}
+		c.unbatch() // the messages before the close are read first
 		c.finish(&CloseError{Code: code, Reason: reason})
 	})
 	// The standard says an error event is followed by a close event, which
 	// would say more, but Node's WebSocket fires only the error when a dial
 	// is refused. Either way the socket failed without a close frame: 1006.
-	c.on("error", func(js.Value) { c.finish(&CloseError{Code: closeAbnormal}) })
+	c.on("error", func(js.Value) {
+		c.unbatch()
+		c.finish(&CloseError{Code: closeAbnormal})
+	})
 
 	select {
 	case <-opened:
@@ -112,7 +139,40 @@ func (c *Conn) on(event string, fn func(js.Value)) {
 	c.ws.Set("on"+event, f)
 }
 
+// onMessage takes the first message of a burst: it queues it for Read
+// and makes inbox.push the handler until the timer fires.
 func (c *Conn) onMessage(ev js.Value) {
+	c.enqueue(ev)
+	if c.isReleased() {
+		return
+	}
+	c.ws.Set("onmessage", c.push)
+	c.batched = true
+	c.timer = js.Global().Call("setTimeout", c.wake, 0)
+	c.notify()
+}
+
+// unbatch queues the messages inbox.push collected, in order, and puts the
+// Go handler back.
+func (c *Conn) unbatch() {
+	if !c.batched {
+		return
+	}
+	c.batched = false
+	if n := c.inbox.Length(); n > 0 {
+		for i := range n {
+			c.enqueue(c.inbox.Index(i))
+		}
+		c.inbox.Set("length", 0)
+		c.notify()
+	}
+	if !c.isReleased() {
+		c.ws.Set("onmessage", c.onMsg.Value)
+	}
+}
+
+// enqueue copies one MessageEvent's data into the read queue.
+func (c *Conn) enqueue(ev js.Value) {
 	data := ev.Get("data")
 	var m Message
 	if data.Type() == js.TypeString {
@@ -129,6 +189,15 @@ func (c *Conn) onMessage(ev js.Value) {
 		c.queue = append(c.queue, m)
 	}
 	c.mu.Unlock()
+}
+
+func (c *Conn) isReleased() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.released
+}
+
+func (c *Conn) notify() {
 	select {
 	case c.signal <- struct{}{}:
 	default:
@@ -232,7 +301,12 @@ func (c *Conn) release() {
 	for _, ev := range []string{"open", "message", "close", "error"} {
 		c.ws.Set("on"+ev, js.Null())
 	}
+	if !c.timer.IsUndefined() {
+		js.Global().Call("clearTimeout", c.timer) // wake must not run once released
+		c.timer = js.Undefined()
+	}
 	for _, f := range c.funcs {
 		f.Release()
 	}
+	c.wake.Release()
 }
