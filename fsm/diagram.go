@@ -112,6 +112,9 @@ func label(row Transition, sep string) string {
 		}
 		l += sep + "[" + strings.Join(names, " && ") + "]"
 	}
+	if row.Action != "" {
+		l += " / " + row.Action
+	}
 	return l
 }
 

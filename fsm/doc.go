@@ -25,8 +25,12 @@
 //   - no subscription reaches the wire without a valid token and a namespace
 //     (guards hasValidToken and hasNamespace on Connected → Live);
 //   - a refresh is a timer at exp − margin; at most one credential
-//     resolution is in flight; a token the server refused is never presented
-//     again, and repeated refusals back off instead of looping;
+//     resolution is in flight; a token the server refused (auth_error or
+//     1008 on the socket, 401 over HTTP: trigger TokenRefused) is never
+//     presented again, not even by a dial already in flight: the work waits
+//     for the provider's new token (guard canRefresh) or, when only the
+//     application can bring one (cannotRefresh), fails at once with
+//     ErrCredentialsRejected; repeated refusals back off instead of looping;
 //   - frames, pings and closes of an earlier connection epoch are ignored, and
 //     no frame is ever sent on one;
 //   - per subscription, delivered _seq values strictly increase: replays at

@@ -217,6 +217,9 @@ func New(cfg Config) *Engine {
 		"stopKeepalive":  e.stopKeepalive,
 		"beginDrain":     e.beginDrain,
 		"shutdown":       e.shutdown,
+		"refreshRejected": func(State, Trigger) {
+			e.resolve(auth.ReasonRejected) // nothing new when one is already in flight
+		},
 	}
 	for g := range numGuards {
 		g := Guard(g)
@@ -309,10 +312,17 @@ func (e *Engine) emit(eff Effect) { e.out = append(e.out, eff) }
 // A row inherited from a superstate that leads back into the current state
 // is refused here: stateless would silently do nothing.
 func (e *Engine) fire(t Trigger) error {
-	if row, ok := lookup(e.state, t); ok && !row.Internal && row.To == e.state {
+	row, _, met := lookup(e.state, t, e.guard)
+	if met && !row.Internal && row.To == e.state {
 		return &TransitionError{From: e.state, Trigger: t}
 	}
-	return e.sm.Fire(t)
+	if err := e.sm.Fire(t); err != nil {
+		return err
+	}
+	if met && !row.Internal && row.Action != "" {
+		e.actions[row.Action](row.To, t)
+	}
+	return nil
 }
 
 func (e *Engine) transitioned(from, to State, t Trigger) {
@@ -330,8 +340,19 @@ func (e *Engine) guard(g Guard) bool {
 		return e.namespace != ""
 	case GuardNoSubscriptions:
 		return e.liveSubs() == 0
+	case GuardCanRefresh:
+		return e.canRefresh()
+	case GuardCannotRefresh:
+		return !e.canRefresh()
 	}
 	return false
+}
+
+// canRefresh reports whether new credentials can come without the
+// application: a provider is configured and a resolution is in flight or
+// may be started (the last one did not end in a final refusal).
+func (e *Engine) canRefresh() bool {
+	return e.cfg.HasProvider && (e.resolving || !e.resolveBlocked)
 }
 
 func (e *Engine) credUsable() bool {
@@ -686,17 +707,34 @@ func (e *Engine) authRejected(code int, reason string) {
 
 // parkWork is Unauthed's entry: close the socket, park subscriptions, and
 // ask for new credentials (after a growing delay when refusals repeat).
+// When the server refused the token and only the application can bring a
+// new one, queries waiting for credentials fail now and new ones fail at
+// once with ErrCredentialsRejected, until SetCredentials.
 func (e *Engine) parkWork(_ State, t Trigger) {
 	e.hangUp(wire.CloseNormal, "credentials unavailable", e.cfg.HasProvider)
 	e.cancel(TimerRefresh)
-	if t == TriggerAuthRejected {
+	switch t {
+	case TriggerAuthRejected:
 		e.rejections++
-		if e.rejections > 1 && !e.resolveBlocked && e.cfg.HasProvider {
+		if !e.cfg.HasProvider {
+			e.refusedForGood()
+			return
+		}
+		if e.rejections > 1 && !e.resolveBlocked {
 			e.arm(TimerResolveRetry, e.now+e.backoffDelay(e.rejections-2))
 			return
 		}
 		e.resolve(auth.ReasonRejected)
+	case TriggerTokenRefused:
+		e.refusedForGood()
 	}
+}
+
+// refusedForGood records that the server refused the credentials and that
+// nothing but the application can replace them.
+func (e *Engine) refusedForGood() {
+	e.credErr = ErrCredentialsRejected
+	e.failParked(errors.Join(ErrNoCredentials, ErrCredentialsRejected))
 }
 
 func (e *Engine) armBackoff(State, Trigger) {
@@ -1105,24 +1143,16 @@ func (e *Engine) onQueryResult(in QueryResult) {
 		return
 	}
 	q.inFlight = false
-	if in.Err.authFailure() && !q.retried && e.cfg.HasProvider && e.state != StateDraining {
-		// The token was refused: refresh once and retry with the new one.
-		q.retried = true
-		e.parked = append(e.parked, q.id)
-		if q.token.Equal(e.cred.AccessToken) {
-			e.credRejected = true
-			e.rejectedToken = q.token
-			if !e.resolving {
-				if e.resolveBlocked {
-					e.loseCredentials(auth.ErrTokenExpired)
-				} else {
-					e.resolve(auth.ReasonRejected)
-				}
-			}
-		} else {
+	if in.Err.authFailure() {
+		e.tokenRefused(q.token)
+		if !q.retried && e.cfg.HasProvider && e.state != StateDraining && e.credentialsObtainable() {
+			// Retry once, with the token that replaces the refused one:
+			// now when it is already in, else when it arrives.
+			q.retried = true
+			e.parked = append(e.parked, q.id)
 			e.flushParked()
+			return
 		}
-		return
 	}
 	delete(e.queries, q.id)
 	if e.drain != nil {
@@ -1136,6 +1166,28 @@ func (e *Engine) onQueryResult(in QueryResult) {
 		e.namespace = q.switchNS
 	}
 	e.emit(QueryDone{ID: q.id, Response: in.Response})
+}
+
+// tokenRefused handles a 401 to a query sent with tok. A refusal of the
+// current credentials marks them refused, so that nothing presents them
+// again (no query, no dial, no authenticate), and fires TokenRefused: the
+// table decides between asking the provider and giving the token up. A
+// refusal of a token already replaced, or already refused, changes nothing.
+func (e *Engine) tokenRefused(tok auth.Secret) {
+	if !e.hasCred || !tok.Equal(e.cred.AccessToken) {
+		return
+	}
+	if e.credRejected && (tok.IsZero() || e.rejectedToken.Equal(tok)) {
+		return // known already: its transition has run
+	}
+	// Possibly marked already by the clock (expired): the refusal still
+	// fires, so that a dial in flight is abandoned rather than
+	// authenticated with a token the server has now refused.
+	if !tok.IsZero() {
+		e.rejectedToken = tok
+	}
+	e.credRejected = true
+	_ = e.fire(TriggerTokenRefused) // no row in Unauthed, Draining, Closed: marking it is all
 }
 
 // --- drain and close ----------------------------------------------------------

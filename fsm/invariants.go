@@ -7,7 +7,9 @@ import "fmt"
 // without a token and a namespace, Live only with a subscription, a socket
 // only in the states that own one, subscriptions on the wire only on the
 // current epoch, at most one resolution in flight, and nothing left behind
-// in Closed. Tests and the simulation call it after every step.
+// in Closed, and a token the server refused never held as if it were good
+// (no dial with it, no state that needs a token without a refresh on its
+// way). Tests and the simulation call it after every step.
 func (e *Engine) CheckInvariants() error {
 	pending := 0
 	for _, id := range e.order {
@@ -36,6 +38,10 @@ func (e *Engine) CheckInvariants() error {
 		return fmt.Errorf("Live without a token")
 	case e.state == StateLive && !e.tokenValid() && !e.resolving:
 		return fmt.Errorf("Live with an expired or refused token and no refresh in flight")
+	case e.refusedHeld() && e.state == StateConnecting:
+		return fmt.Errorf("Connecting with a token the server refused")
+	case e.refusedHeld() && (e.state.In(StateAuthed) || e.state.In(StateConnected)) && !e.resolving:
+		return fmt.Errorf("%v holding a token the server refused and no refresh in flight", e.state)
 	case e.state == StateLive && len(e.subs) == 0:
 		return fmt.Errorf("Live without a subscription")
 	case e.state.In(StateConnected) && !e.sockOpen:
@@ -60,4 +66,9 @@ func (e *Engine) CheckInvariants() error {
 		}
 	}
 	return nil
+}
+
+// refusedHeld reports whether the current token is one the server refused.
+func (e *Engine) refusedHeld() bool {
+	return e.hasCred && !e.rejectedToken.IsZero() && e.cred.AccessToken.Equal(e.rejectedToken)
 }

@@ -17,7 +17,9 @@ const (
 	StateAuthed
 	// StateConnecting (substate of StateAuthed): dialing and waiting for
 	// auth_success. Followed by StateConnected, StateBackoff (dial or socket
-	// failure), StateUnauthed (auth refused), StateAuthed (disconnect asked).
+	// failure), StateUnauthed (auth refused), StateAuthed (disconnect asked,
+	// or the token refused over HTTP while new credentials are on their way:
+	// the attempt is abandoned and redialled with them).
 	StateConnecting
 	// StateBackoff (substate of StateAuthed): waiting, with jitter, to redial.
 	// Followed by StateConnecting or StateAuthed.
@@ -125,13 +127,17 @@ const (
 	TriggerDrained
 	// TriggerClose: immediate shutdown was asked for.
 	TriggerClose
+	// TriggerTokenRefused: the server refused the current token over HTTP
+	// (a 401 on a query). Appended last so the ABI's trigger numbers stay.
+	TriggerTokenRefused
 
-	numTriggers = int(TriggerClose) + 1
+	numTriggers = int(TriggerTokenRefused) + 1
 )
 
 var triggerNames = [numTriggers]string{
 	"Credentials", "CredentialsLost", "Connect", "AuthOK", "AuthRejected", "SocketLost", "Retry",
 	"Subscribe", "UnsubscribeAll", "Disconnect", "RefreshDue", "Drain", "Drained", "Close",
+	"TokenRefused",
 }
 
 // String returns the trigger's name, e.g. "SocketLost".

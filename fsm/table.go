@@ -21,11 +21,18 @@ const (
 	GuardHasNamespace
 	// GuardNoSubscriptions: no subscription is registered.
 	GuardNoSubscriptions
+	// GuardCanRefresh: new credentials can be had without the application:
+	// a provider is configured and either a resolution is in flight or the
+	// provider has not given a final refusal.
+	GuardCanRefresh
+	// GuardCannotRefresh is the negation of GuardCanRefresh: only the
+	// application (SetCredentials) can bring a usable token.
+	GuardCannotRefresh
 
-	numGuards = int(GuardNoSubscriptions) + 1
+	numGuards = int(GuardCannotRefresh) + 1
 )
 
-var guardNames = [numGuards]string{"hasCredentials", "hasValidToken", "hasNamespace", "noSubscriptions"}
+var guardNames = [numGuards]string{"hasCredentials", "hasValidToken", "hasNamespace", "noSubscriptions", "canRefresh", "cannotRefresh"}
 
 // String returns the guard's name as it appears in diagrams and errors.
 func (g Guard) String() string {
@@ -46,6 +53,11 @@ type Transition struct {
 	// Internal transitions run their action without leaving the state (no
 	// exit or entry actions).
 	Internal bool
+	// Action names what the transition does besides changing state: for an
+	// internal row, its action (empty: the engine's built-in one for the
+	// trigger); for a move, an action the engine runs after the exit and
+	// entry actions.
+	Action string
 }
 
 // StateSpec describes one state of the table: its superstate and the named
@@ -59,6 +71,11 @@ type StateSpec struct {
 
 // The lifecycle, as data. This table configures the stateless machine that
 // runs the engine, and it is the only source of the exported diagrams.
+//
+// A state may have several rows for one trigger when their guards exclude
+// each other (canRefresh / cannotRefresh); the row whose guards hold is
+// taken. When none holds in a substate, its superstate's rows are tried,
+// as stateless does.
 var (
 	stateSpecs = []StateSpec{
 		{State: StateUnauthed, Parent: StateUnauthed, Entry: "parkWork"},
@@ -80,6 +97,11 @@ var (
 		{From: StateAuthed, Trigger: TriggerCredentials, To: StateAuthed, Internal: true, Guards: []Guard{GuardHasCredentials}},
 		{From: StateAuthed, Trigger: TriggerRefreshDue, To: StateAuthed, Internal: true},
 		{From: StateAuthed, Trigger: TriggerCredentialsLost, To: StateUnauthed},
+		// The server refused the current token over HTTP: ask the provider
+		// (the work waits for the new token), or, when nothing can bring
+		// one, give up the token like an expired one.
+		{From: StateAuthed, Trigger: TriggerTokenRefused, To: StateAuthed, Internal: true, Guards: []Guard{GuardCanRefresh}, Action: "refreshRejected"},
+		{From: StateAuthed, Trigger: TriggerTokenRefused, To: StateUnauthed, Guards: []Guard{GuardCannotRefresh}},
 		{From: StateAuthed, Trigger: TriggerDrain, To: StateDraining},
 		{From: StateAuthed, Trigger: TriggerClose, To: StateClosed},
 
@@ -87,6 +109,9 @@ var (
 		{From: StateConnecting, Trigger: TriggerSocketLost, To: StateBackoff},
 		{From: StateConnecting, Trigger: TriggerAuthRejected, To: StateUnauthed},
 		{From: StateConnecting, Trigger: TriggerDisconnect, To: StateAuthed},
+		// A dial in flight would authenticate with the refused token:
+		// abandon it and dial again once the new token is in.
+		{From: StateConnecting, Trigger: TriggerTokenRefused, To: StateAuthed, Guards: []Guard{GuardCanRefresh}, Action: "refreshRejected"},
 
 		{From: StateBackoff, Trigger: TriggerRetry, To: StateConnecting, Guards: []Guard{GuardHasValidToken}},
 		{From: StateBackoff, Trigger: TriggerDisconnect, To: StateAuthed},
@@ -97,6 +122,12 @@ var (
 		{From: StateConnected, Trigger: TriggerSocketLost, To: StateBackoff},
 		{From: StateConnected, Trigger: TriggerAuthRejected, To: StateUnauthed},
 		{From: StateConnected, Trigger: TriggerCredentialsLost, To: StateUnauthed},
+		// The open socket stays while the provider is asked (KalamDB does
+		// not recheck an authenticated socket); without one, the socket
+		// goes and subscriptions are parked until the application sets
+		// credentials.
+		{From: StateConnected, Trigger: TriggerTokenRefused, To: StateConnected, Internal: true, Guards: []Guard{GuardCanRefresh}, Action: "refreshRejected"},
+		{From: StateConnected, Trigger: TriggerTokenRefused, To: StateUnauthed, Guards: []Guard{GuardCannotRefresh}},
 		{From: StateConnected, Trigger: TriggerDisconnect, To: StateAuthed},
 		{From: StateConnected, Trigger: TriggerDrain, To: StateDraining},
 		{From: StateConnected, Trigger: TriggerClose, To: StateClosed},
@@ -125,28 +156,49 @@ func Table() []Transition {
 func StateSpecs() []StateSpec { return append([]StateSpec(nil), stateSpecs...) }
 
 // lookup finds the row that handles trigger t in state s, walking up to the
-// superstate as stateless does.
-func lookup(s State, t Trigger) (Transition, bool) {
+// superstate as stateless does. With holds nil it returns the first row of
+// the nearest state that has any. Otherwise it returns the row whose guards
+// all hold (met), looking in the superstate when none of the state's rows
+// qualifies; when no row qualifies anywhere it returns the nearest state's
+// first row, met false, so a refusal can name the guard that failed.
+func lookup(s State, t Trigger, holds func(Guard) bool) (row Transition, found, met bool) {
 	for cur := s; ; {
-		for _, row := range table {
-			if row.From == cur && row.Trigger == t {
-				return row, true
+		for _, r := range table {
+			if r.From != cur || r.Trigger != t {
+				continue
+			}
+			if holds == nil || guardsHold(r.Guards, holds) {
+				return r, true, true
+			}
+			if !found {
+				row, found = r, true
 			}
 		}
 		p, ok := cur.Parent()
 		if !ok {
-			return Transition{}, false
+			return row, found, false
 		}
 		cur = p
 	}
 }
 
+func guardsHold(gs []Guard, holds func(Guard) bool) bool {
+	for _, g := range gs {
+		if !holds(g) {
+			return false
+		}
+	}
+	return true
+}
+
 // Permitted reports where trigger t leads from state s when every guard
 // holds: the destination, the guards it needs, and whether any row handles
 // it at all. A row on a superstate that leads back to s is reported as not
-// permitted, matching the running machine (which does nothing).
+// permitted, matching the running machine (which does nothing). Where rows
+// with exclusive guards share a trigger, the first in table order is
+// reported (for TokenRefused: the canRefresh row).
 func Permitted(s State, t Trigger) (to State, guards []Guard, ok bool) {
-	row, ok := lookup(s, t)
+	row, ok, _ := lookup(s, t, nil)
 	if !ok {
 		return s, nil, false
 	}
@@ -196,10 +248,14 @@ func (e *Engine) machine() *stateless.StateMachine {
 			guards[i] = e.guardFuncs[g]
 		}
 		if row.Internal {
-			trig := row.Trigger
+			trig, act := row.Trigger, e.actions[row.Action]
 			cfg.InternalTransition(row.Trigger, func(context.Context, ...any) error {
 				e.transitioned(e.state, e.state, trig) // reported too: a refresh while Live is news
-				e.internal(trig)
+				if act != nil {
+					act(e.state, trig)
+				} else {
+					e.internal(trig)
+				}
 				return nil
 			}, guards...)
 			continue
@@ -219,7 +275,7 @@ func (e *Engine) machine() *stateless.StateMachine {
 // that does not hold, or no row at all.
 func (e *Engine) refusal(s State, t Trigger) error {
 	err := &TransitionError{From: s, Trigger: t}
-	if row, ok := lookup(s, t); ok {
+	if row, ok, _ := lookup(s, t, e.guard); ok {
 		for _, g := range row.Guards {
 			if !e.guard(g) {
 				err.Guard = g.String()

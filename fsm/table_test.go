@@ -13,15 +13,23 @@ import (
 // It is written out by hand, independently of the table, so the test can
 // catch a wrong row.
 var want = map[State][numTriggers]string{
-	//              Credentials CredLost    Connect      AuthOK      AuthRej     SockLost   Retry        Subscribe UnsubAll    Disconnect RefreshDue Drain       Drained  Close
-	StateUnauthed:   {"Authed", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "Draining", "-", "Closed"},
-	StateAuthed:     {"=", "Unauthed", "Connecting", "-", "-", "-", "-", "-", "-", "-", "=", "Draining", "-", "Closed"},
-	StateConnecting: {"=", "Unauthed", "-", "Connected", "Unauthed", "Backoff", "-", "-", "-", "Authed", "=", "Draining", "-", "Closed"},
-	StateBackoff:    {"=", "Unauthed", "Connecting", "-", "-", "-", "Connecting", "-", "-", "Authed", "=", "Draining", "-", "Closed"},
-	StateConnected:  {"=", "Unauthed", "-", "-", "Unauthed", "Backoff", "-", "Live", "-", "Authed", "=", "Draining", "-", "Closed"},
-	StateLive:       {"=", "Unauthed", "-", "-", "Unauthed", "Backoff", "-", "=", "Connected", "Authed", "=", "Draining", "-", "Closed"},
-	StateDraining:   {"=", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "Closed", "Closed"},
-	StateClosed:     {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"},
+	//              Credentials CredLost    Connect      AuthOK      AuthRej     SockLost   Retry        Subscribe UnsubAll    Disconnect RefreshDue Drain       Drained  Close  TokenRefused
+	StateUnauthed:   {"Authed", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "Draining", "-", "Closed", "-"},
+	StateAuthed:     {"=", "Unauthed", "Connecting", "-", "-", "-", "-", "-", "-", "-", "=", "Draining", "-", "Closed", "="},
+	StateConnecting: {"=", "Unauthed", "-", "Connected", "Unauthed", "Backoff", "-", "-", "-", "Authed", "=", "Draining", "-", "Closed", "Authed"},
+	StateBackoff:    {"=", "Unauthed", "Connecting", "-", "-", "-", "Connecting", "-", "-", "Authed", "=", "Draining", "-", "Closed", "="},
+	StateConnected:  {"=", "Unauthed", "-", "-", "Unauthed", "Backoff", "-", "Live", "-", "Authed", "=", "Draining", "-", "Closed", "="},
+	StateLive:       {"=", "Unauthed", "-", "-", "Unauthed", "Backoff", "-", "=", "Connected", "Authed", "=", "Draining", "-", "Closed", "="},
+	StateDraining:   {"=", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "Closed", "Closed", "-"},
+	StateClosed:     {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"},
+}
+
+// wantRefusedNoRefresh is where TokenRefused leads when nothing but the
+// application can bring a new token (the cannotRefresh rows); want holds
+// the canRefresh side.
+var wantRefusedNoRefresh = map[State]string{
+	StateUnauthed: "-", StateAuthed: "Unauthed", StateConnecting: "Unauthed", StateBackoff: "Unauthed",
+	StateConnected: "Unauthed", StateLive: "Unauthed", StateDraining: "-", StateClosed: "-",
 }
 
 // forced returns an engine placed in state s with every guard holding.
@@ -85,9 +93,49 @@ func TestEveryStateTriggerPair(t *testing.T) {
 	}
 }
 
+func TestTokenRefusedWithoutRefreshGivesUp(t *testing.T) {
+	for _, blocked := range []bool{false, true} {
+		for _, s := range States() {
+			exp := wantRefusedNoRefresh[s]
+			name := "noProvider/" + s.String()
+			if blocked {
+				name = "providerBlocked/" + s.String()
+			}
+			t.Run(name, func(t *testing.T) {
+				e := forced(s)
+				if blocked {
+					e.resolveBlocked = true // the provider's last answer was final
+				} else {
+					e.cfg.HasProvider = false
+				}
+				err := e.fire(TriggerTokenRefused)
+				if exp == "-" {
+					var te *TransitionError
+					if !errors.As(err, &te) || te.Guard != "" || e.state != s {
+						t.Fatalf("fire = %v, state %v; want a refusal naming no guard", err, e.state)
+					}
+					return
+				}
+				if err != nil || e.state.String() != exp {
+					t.Fatalf("fire = %v, state %v; want a move to %s", err, e.state, exp)
+				}
+			})
+		}
+	}
+}
+
+// exclusive lists guards that come in complementary pairs: breaking one
+// makes its partner hold, so the partner's row is taken instead of a
+// refusal.
+var exclusive = map[Guard]bool{GuardCanRefresh: true, GuardCannotRefresh: true}
+
 // breakGuard makes guard g fail on e while leaving the others alone.
 func breakGuard(e *Engine, g Guard) {
 	switch g {
+	case GuardCanRefresh:
+		e.cfg.HasProvider = false
+	case GuardCannotRefresh:
+		e.cfg.HasProvider, e.resolveBlocked = true, false
 	case GuardHasCredentials, GuardHasValidToken:
 		e.credRejected = true
 	case GuardHasNamespace:
@@ -111,6 +159,17 @@ func TestGuardRefusalsNameTheGuard(t *testing.T) {
 				e := forced(row.From)
 				breakGuard(e, g)
 				err := e.fire(row.Trigger)
+				if exclusive[g] {
+					// The partner row runs: no refusal, and not this row's outcome.
+					rowTo := row.To
+					if row.Internal {
+						rowTo = row.From
+					}
+					if err != nil || e.state == rowTo {
+						t.Fatalf("fire = %v, state %v; want the complementary row, not this one", err, e.state)
+					}
+					return
+				}
 				var te *TransitionError
 				if !errors.As(err, &te) {
 					t.Fatalf("fire = %v, want *TransitionError", err)
