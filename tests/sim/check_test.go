@@ -137,31 +137,18 @@ func (c *checker) afterStep(s *Sim, in fsm.Input, cmdErr error, effs []fsm.Effec
 			c.count("refused_token_reuse")
 			if c.knownRefused[tok] {
 				msg := fmt.Sprintf("authenticating on epoch %d with a token the server refused", e.Epoch)
-				switch {
-				case !s.k.hasProvider:
-					c.finding(s, "refused_token_reused_without_provider", msg+" (no provider)")
-				case c.refusedOnRetry[tok]:
-					c.finding(s, "refusal_of_a_retry_ignored", msg+"; the refusal answered a retried query")
-				case c.refusedAt[tok] < c.dialStep[e.Epoch]:
-					s.fail(fmt.Errorf("refused_token_reuse: %s before the dial began", msg))
-				default:
-					c.finding(s, "stale_token_on_inflight_dial", msg+" while that dial was in progress")
+				if c.refusedAt[tok] > c.dialStep[e.Epoch] {
+					msg += " while that dial was in progress"
 				}
+				s.fail(fmt.Errorf("refused_token_reuse: %s%s", msg, c.refusalDetail(s, tok)))
 			}
 			c.authTok[e.Epoch] = tok
 		case fsm.HTTPQuery:
 			tok := e.Token.Reveal()
 			c.count("refused_token_reuse")
 			if tok != "" && c.knownRefused[tok] {
-				msg := fmt.Sprintf("query %d sent with a token the server refused over HTTP", e.ID)
-				switch {
-				case !s.k.hasProvider:
-					c.finding(s, "refused_token_reused_without_provider", msg+" (no provider)")
-				case c.refusedOnRetry[tok]:
-					c.finding(s, "refusal_of_a_retry_ignored", msg+"; the refusal answered a retried query")
-				default:
-					s.fail(fmt.Errorf("refused_token_reuse: %s", msg))
-				}
+				msg := fmt.Sprintf("query %d sent with a token the server refused", e.ID)
+				s.fail(fmt.Errorf("refused_token_reuse: %s%s", msg, c.refusalDetail(s, tok)))
 			}
 			c.queryTok[e.ID] = tok
 			c.querySends[e.ID]++
@@ -425,8 +412,23 @@ func (c *checker) refused(s *Sim, tok string) {
 	}
 }
 
+// refusalDetail says what kind of refusal a reused token had, for the
+// failure message.
+func (c *checker) refusalDetail(s *Sim, tok string) string {
+	d := ""
+	if !s.k.hasProvider {
+		d += " (no provider)"
+	}
+	if c.refusedOnRetry[tok] {
+		d += "; the refusal answered a retried query"
+	}
+	return d
+}
+
 // finding records engine behaviour that is wasteful rather than wrong; with
-// -strict it fails the seed like a broken invariant.
+// -strict it fails the seed like a broken invariant. No check reports one
+// at present: the refused-token findings (a token the server refused sent
+// again) were fixed in the engine and are failures of refused_token_reuse.
 func (c *checker) finding(s *Sim, name, msg string) {
 	c.count("finding:" + name)
 	if *flagStrict {
