@@ -49,16 +49,19 @@ type Conn struct {
 
 	// Messages that arrive in a burst skip Go: after the first one, the
 	// Go handler gives way to inbox.push (a bound built-in, no Go at
-	// all) and a zero-delay timer, whose Go callback (wake) takes the
-	// whole inbox at once and puts the Go handler back. Each call from
-	// JavaScript into Go is an event the Go scheduler handles, so a
-	// burst costs two of them rather than one per message. Everything
-	// here is touched on the JavaScript event loop only.
+	// all) and a task is queued behind the messages already waiting,
+	// whose Go callback (wake) takes the whole inbox at once and puts the
+	// Go handler back. Each call from JavaScript into Go is an event the
+	// Go scheduler handles, so a burst costs two of them rather than one
+	// per message. The task is a MessageChannel message, which browsers
+	// do not throttle in hidden tabs as they do timers; setTimeout where
+	// there is no MessageChannel.
 	onMsg   js.Func  // the Go handler: the first message of a burst
-	wake    js.Func  // the timer's callback
+	wake    js.Func  // the queued task's callback
 	inbox   js.Value // MessageEvents waiting for wake
 	push    js.Value // inbox.push bound to inbox
-	timer   js.Value // the pending timer's id; undefined when none
+	port    js.Value // MessageChannel: wake listens on port1, port2 queues the task; undefined without
+	timer   js.Value // setTimeout's id while one is pending; undefined otherwise
 	batched bool     // inbox.push is the message handler
 
 	mu     sync.Mutex
@@ -96,6 +99,11 @@ func Dial(ctx context.Context, url string) (*Conn, error) {
 		c.unbatch()
 		return nil
 	})
+	c.port = js.Undefined()
+	if mc := js.Global().Get("MessageChannel"); mc.Type() == js.TypeFunction {
+		c.port = mc.New()
+		c.port.Get("port1").Set("onmessage", c.wake)
+	}
 	c.on("close", func(ev js.Value) {
 		code, reason := closeAbnormal, ""
 		if v := ev.Get("code"); v.Type() == js.TypeNumber {
@@ -140,7 +148,7 @@ func (c *Conn) on(event string, fn func(js.Value)) {
 }
 
 // onMessage takes the first message of a burst: it queues it for Read
-// and makes inbox.push the handler until the timer fires.
+// and makes inbox.push the handler until wake runs.
 func (c *Conn) onMessage(ev js.Value) {
 	c.enqueue(ev)
 	if c.isReleased() {
@@ -148,7 +156,11 @@ func (c *Conn) onMessage(ev js.Value) {
 	}
 	c.ws.Set("onmessage", c.push)
 	c.batched = true
-	c.timer = js.Global().Call("setTimeout", c.wake, 0)
+	if c.port.IsUndefined() {
+		c.timer = js.Global().Call("setTimeout", c.wake, 0)
+	} else {
+		c.port.Get("port2").Call("postMessage", nil)
+	}
 	c.notify()
 }
 
@@ -301,9 +313,16 @@ func (c *Conn) release() {
 	for _, ev := range []string{"open", "message", "close", "error"} {
 		c.ws.Set("on"+ev, js.Null())
 	}
+	// wake must not run once released.
 	if !c.timer.IsUndefined() {
-		js.Global().Call("clearTimeout", c.timer) // wake must not run once released
+		js.Global().Call("clearTimeout", c.timer)
 		c.timer = js.Undefined()
+	}
+	if !c.port.IsUndefined() {
+		p1 := c.port.Get("port1")
+		p1.Set("onmessage", js.Null())
+		p1.Call("close")
+		c.port.Get("port2").Call("close")
 	}
 	for _, f := range c.funcs {
 		f.Release()
