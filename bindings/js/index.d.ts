@@ -151,10 +151,10 @@ export class Subscription implements AsyncIterable<LiveEvent> {
   position(): string | null;
   /**
    * The next batch of events (every event buffered at that moment), or null
-   * once the subscription has ended. One reader at a time. Events a reader
-   * has not asked for wait in the client's bounded buffer (eventBuffer); a
-   * reader that falls behind pauses the subscription, which resumes from
-   * its last row when it catches up.
+   * once the subscription has ended. One reader at a time, and not with the
+   * onEvent callback form. Events a reader has not asked for wait in the
+   * client's bounded buffer (eventBuffer); a reader that falls behind pauses
+   * the subscription, which resumes from its last row when it catches up.
    */
   nextBatch(): Promise<LiveEvent[] | null>;
   [Symbol.asyncIterator](): AsyncIterator<LiveEvent>;

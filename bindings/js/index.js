@@ -267,6 +267,7 @@ export class Subscription {
   async nextBatch() {
     if (this.#ended) return null;
     await this.ready;
+    if (this.done !== null) throw new Error('kalam: this subscription delivers to its onEvent callback');
     if (this.#waiter) throw new Error('kalam: one reader at a time per subscription');
     let json;
     if (this.#queue.length > 0) {
