@@ -225,6 +225,8 @@ export class Subscription {
   #waiter = null;    // the pending nextBatch's {resolve, reject}
   #listening = false;
   #ended = false;
+  #closed = null;    // the close() in progress or done
+  #position = null;  // kept when the handle is released
   #buf = [];
   #at = 0;
 
@@ -239,10 +241,10 @@ export class Subscription {
   }
 
   /** The _seq (decimal string) of the last row delivered, or null. */
-  position() { return this.#handle ? this.#handle.position() : null; }
+  position() { return this.#handle ? this.#handle.position() : this.#position; }
 
   #listen(deliver) {
-    if (this.#listening) return;
+    if (this.#listening || !this.#handle) return;
     this.#listening = true;
     unwrap(this.#handle.listen(deliver));
   }
@@ -252,6 +254,7 @@ export class Subscription {
   // hold further batches until want().
   #deliver = (json, err) => {
     const item = err ? { err } : (json == null ? { end: true } : { json });
+    if (item.json === undefined) this.#release();
     const w = this.#waiter;
     if (w && this.#queue.length === 0) {
       this.#waiter = null;
@@ -274,7 +277,7 @@ export class Subscription {
       const item = this.#queue.shift();
       if (this.#holding && this.#queue.every((it) => it.json === undefined)) {
         this.#holding = false;
-        this.#handle.want();
+        this.#handle?.want();
       }
       if (item.err) { this.#ended = true; throw item.err; }
       json = item.json ?? null;
@@ -318,6 +321,7 @@ export class Subscription {
         if (stopped) return true;
         if (err || json == null) {
           stopped = true;
+          this.#release();
           if (err) reject(err); else resolve();
           return true;
         }
@@ -334,9 +338,29 @@ export class Subscription {
     });
   }
 
-  async close() {
-    await this.ready;
-    return this.#handle.close();
+  // Once the subscription has ended or been closed, the Go side's functions
+  // for it are released; what Go already pushed is still read from #queue.
+  #release() {
+    const h = this.#handle;
+    if (!h) return;
+    this.#position = h.position() ?? this.#position;
+    this.#handle = null;
+    h.dispose();
+  }
+
+  close() {
+    this.#closed ??= (async () => {
+      await this.ready;
+      const h = this.#handle;
+      if (!h) return; // ended by itself, already released
+      this.#position = h.position(); // the engine forgets it once closed
+      try {
+        await h.close();
+      } finally {
+        this.#release();
+      }
+    })();
+    return this.#closed;
   }
 }
 
@@ -346,6 +370,9 @@ export class LiveRows {
   #json = '[]';
   #listeners = new Set();
   #error = null;
+  #closed = null;
+  // what the getters answer once the view is closed and its handle released
+  #final = { length: 0, ready: false, resyncs: 0, error: null };
 
   constructor(onChange) {
     if (typeof onChange === 'function') this.#listeners.add(onChange);
@@ -371,13 +398,13 @@ export class LiveRows {
     return this.#rows;
   }
 
-  get length() { return this.#h ? this.#h.len() : 0; }
+  get length() { return this.#h ? this.#h.len() : this.#final.length; }
 
-  get ready() { return this.#h ? this.#h.ready() : false; }
+  get ready() { return this.#h ? this.#h.ready() : this.#final.ready; }
 
-  get resyncs() { return this.#h ? this.#h.resyncs() : 0; }
+  get resyncs() { return this.#h ? this.#h.resyncs() : this.#final.resyncs; }
 
-  get error() { return this.#error ?? (this.#h ? this.#h.error() : null); }
+  get error() { return this.#error ?? (this.#h ? this.#h.error() : this.#final.error); }
 
   /** Calls fn(view) after each change; returns a function that stops it. */
   subscribe(fn) {
@@ -398,5 +425,22 @@ export class LiveRows {
     });
   }
 
-  close() { return this.#h.close(); }
+  /** Stops the view; its Go side is released once it has stopped. */
+  close() {
+    this.#closed ??= (async () => {
+      const h = this.#h;
+      if (!h) return;
+      try {
+        await h.close();
+      } finally {
+        this.#final = { length: h.len(), ready: h.ready(), resyncs: h.resyncs(), error: h.error() };
+        this.#json = h.rows();
+        this.#rows = null;
+        this.#h = null;
+        h.dispose();
+      }
+    })();
+    return this.#closed;
+  }
 }
+

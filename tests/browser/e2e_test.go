@@ -1,6 +1,7 @@
 package browser
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -285,4 +286,71 @@ func TestBrowserSlowConsumerPauses(t *testing.T) {
 		t.Fatalf("rows delivered (%d) = %v, want 1..%d once each in order", len(got), got, rows)
 	}
 	waitServer(true, "the subscription is not back on the server after the consumer caught up")
+}
+
+// TestBrowserHandlesReleased checks that closed subscriptions and views,
+// and subscriptions that ended on their own, release their Go functions
+// (a page that opens and closes live queries for hours must not grow), and
+// that the JavaScript objects stay usable after that.
+func TestBrowserHandlesReleased(t *testing.T) {
+	w := newWorld(t, kalamtest.Config{})
+	tab := newTab(t)
+	tab.navigate(w.page.URL + "/")
+	tab.run(fmt.Sprintf(`T.start({user: "alice", password: %q})`, alicePassword))
+	tab.run(`T.client.query("INSERT INTO orders (id, status) VALUES (1, 'open')")`)
+	base := eval[int](tab, `__kalamgo.liveHandles()`)
+
+	// Closed by close(), by leaving a for-await loop, and views.
+	got := eval[string](tab, `(async () => {
+		const subs = [];
+		for (let i = 0; i < 10; i++) {
+			const s = T.client.live("SELECT * FROM orders");
+			await s.ready;
+			subs.push(s);
+		}
+		const during = __kalamgo.liveHandles();
+		for (const s of subs.slice(0, 5)) await s.close();
+		for (const s of subs.slice(5)) {
+			for await (const ev of s) { if (ev.kind === "snapshot") break; }
+		}
+		const view = await T.client.liveRows("SELECT * FROM orders");
+		await view.waitFor((rows) => rows.length === 1);
+		await view.close();
+		await view.close(); // twice is fine
+		await subs[0].close();
+		return JSON.stringify({during, after: __kalamgo.liveHandles(),
+			pos: subs[5].position(), len: view.length, ready: view.ready, rows: view.rows.length});
+	})()`)
+	var r struct {
+		During, After int
+		Pos           *string
+		Len           int
+		Ready         bool
+		Rows          int
+	}
+	if err := json.Unmarshal([]byte(got), &r); err != nil {
+		t.Fatalf("%s: %v", got, err)
+	}
+	if r.During != base+10 || r.After != base {
+		t.Fatalf("live handles: %d before, %d with 10 subscriptions, %d after closing them (want %d)", base, r.During, r.After, base)
+	}
+	if r.Pos == nil || *r.Pos == "" || r.Len != 1 || !r.Ready || r.Rows != 1 {
+		t.Fatalf("objects after release: %s", got)
+	}
+
+	// Subscriptions that end because the client closes release too.
+	tab.run(`(async () => {
+		T.ended = T.client.live("SELECT * FROM orders");
+		await T.ended.ready;
+		// the iteration ends with the client's CLOSED error
+		T.endedDone = (async () => { try { for await (const ev of T.ended) {} } catch (e) { T.endedCode = e.code; } })();
+		await T.client.close();
+		await T.endedDone;
+	})()`)
+	if n := eval[int](tab, `__kalamgo.liveHandles()`); n != base {
+		t.Fatalf("live handles after the client closed: %d, want %d", n, base)
+	}
+	if code := eval[string](tab, `T.endedCode`); code != "CLOSED" {
+		t.Fatalf("iteration ended with %q, want CLOSED", code)
+	}
 }

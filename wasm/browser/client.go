@@ -73,10 +73,13 @@ type handle struct {
 	stop  context.CancelFunc
 	life  *lifecycle
 	hooks js.Value
+	// eventBuffer is the client's per-subscription buffer (0: default); it
+	// also caps the batches handed to JavaScript.
+	eventBuffer int
 }
 
 func newHandle(cfg jsConfig, hooks js.Value) (*handle, error) {
-	h := &handle{hooks: hooks}
+	h := &handle{hooks: hooks, eventBuffer: cfg.EventBuffer}
 	h.ctx, h.stop = context.WithCancel(context.Background())
 	kc := kalam.Config{
 		URL:                cfg.URL,
@@ -271,7 +274,7 @@ func (h *handle) bind() {
 			if err != nil {
 				return nil, err
 			}
-			return newSubHandle(h.ctx, sub).m.obj, nil
+			return newSubHandle(h.ctx, sub, h.eventBuffer).m.obj, nil
 		})
 	})
 	// liveRows(sql, optionsJSON, onChange) resolves to a view handle.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"syscall/js"
 
 	"github.com/kalamgo/kalam"
@@ -218,25 +219,50 @@ type configError struct{ field, reason string }
 
 func (e *configError) Error() string { return "kalam: config " + e.field + ": " + e.reason }
 
-// methods builds a plain object of Go functions. The functions live as long
-// as the object (the handle of a client, a subscription or a view); release
-// frees them.
+// methods builds a plain object of Go functions. The functions live until
+// JavaScript calls the object's dispose() (bindings/js does once a
+// subscription or a view is closed and it has dropped the object), or for
+// the program's life.
 type methods struct {
-	obj   js.Value
-	funcs []js.Func
+	obj      js.Value
+	names    []string
+	funcs    []js.Func
+	released atomic.Bool
 }
 
-func newMethods() *methods { return &methods{obj: jsObject.New()} }
+// liveMethods counts the method objects not yet disposed: a diagnostic
+// (__kalamgo.liveHandles()) that the browser tests use to show closed
+// subscriptions leave nothing behind.
+var liveMethods atomic.Int64
+
+func newMethods() *methods {
+	m := &methods{obj: jsObject.New()}
+	liveMethods.Add(1)
+	m.set("dispose", func([]js.Value) any { m.release(); return nil })
+	return m
+}
 
 func (m *methods) set(name string, fn func(args []js.Value) any) {
 	f := js.FuncOf(func(_ js.Value, args []js.Value) any { return fn(args) })
+	m.names = append(m.names, name)
 	m.funcs = append(m.funcs, f)
 	m.obj.Set(name, f)
 }
 
+// release frees the functions. Calling a released one would be a fatal
+// error of the Go runtime, so the object's properties are deleted first: a
+// late call through the object is a plain TypeError. bindings/js drops its
+// reference before it calls dispose, so it makes none.
 func (m *methods) release() {
+	if m.released.Swap(true) {
+		return
+	}
+	liveMethods.Add(-1)
+	for _, name := range m.names {
+		m.obj.Delete(name)
+	}
 	for _, f := range m.funcs {
-		f.Release()
+		f.Release() // allowed for the dispose function while it runs
 	}
 	m.funcs = nil
 }

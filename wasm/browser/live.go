@@ -13,7 +13,9 @@ import (
 	"github.com/kalamgo/kalam"
 )
 
-// maxBatch bounds the events handed to JavaScript in one batch.
+// maxBatch bounds the events handed to JavaScript in one batch; a
+// subscription's batches are also capped at the client's EventBuffer (see
+// subHandle).
 const maxBatch = 512
 
 type subItem struct {
@@ -34,7 +36,9 @@ type subItem struct {
 // delivers nothing more until want() is called. A slow consumer therefore
 // leaves events in the subscription's bounded buffer, which pauses and
 // later resumes the subscription, and JavaScript holds at most one batch
-// it has not asked for.
+// it has not asked for. A batch is at most the client's EventBuffer events
+// and the hand-off channel holds one, so a consumer that stops holds about
+// twice EventBuffer events in all before the subscription pauses.
 type subHandle struct {
 	sub   *kalam.Subscription
 	m     *methods
@@ -42,10 +46,15 @@ type subHandle struct {
 	quit  chan struct{}
 	want  chan struct{}
 	once  sync.Once // listen starts the pump once
+	batch int       // most events per batch
 }
 
-func newSubHandle(ctx context.Context, sub *kalam.Subscription) *subHandle {
-	s := &subHandle{sub: sub, m: newMethods(), items: make(chan subItem, 64), quit: make(chan struct{}), want: make(chan struct{}, 1)}
+func newSubHandle(ctx context.Context, sub *kalam.Subscription, eventBuffer int) *subHandle {
+	if eventBuffer <= 0 {
+		eventBuffer = 256 // the client's default
+	}
+	s := &subHandle{sub: sub, m: newMethods(), items: make(chan subItem, 1), quit: make(chan struct{}), want: make(chan struct{}, 1),
+		batch: min(maxBatch, eventBuffer)}
 	go func() {
 		defer close(s.items)
 		for ev, err := range sub.Events(ctx) {
@@ -124,7 +133,7 @@ func (s *subHandle) pump(ctx context.Context, deliver js.Value) {
 		var pending error
 		ended := false
 	more:
-		for len(evs) < maxBatch {
+		for len(evs) < s.batch {
 			select {
 			case it, ok := <-s.items:
 				switch {

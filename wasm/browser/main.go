@@ -34,6 +34,9 @@ func main() {
 		}
 		return names
 	}))
+	// liveHandles counts subscription, view and client objects not yet
+	// disposed (a diagnostic; the browser tests check closing frees them).
+	api.Set("liveHandles", js.FuncOf(func(js.Value, []js.Value) any { return liveMethods.Load() }))
 	js.Global().Set("__kalamgo", api)
 	if ready := js.Global().Get("__kalamgoReady"); ready.Type() == js.TypeFunction {
 		ready.Invoke(api)
