@@ -282,6 +282,7 @@ func (c *Conn) Close(code int, reason string) error {
 	defer t.Stop()
 	select {
 	case <-c.done:
+		c.release() // what was received stays readable
 	case <-t.C:
 		c.CloseNow()
 	}
@@ -298,6 +299,9 @@ func (c *Conn) CloseNow() {
 	case c.signal <- struct{}{}:
 	default:
 	}
+	// The callbacks go now, not when a reader next calls Read: a client
+	// that is closing may never read again.
+	c.release()
 }
 
 // release detaches the handlers and frees the callbacks, once the socket
