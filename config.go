@@ -11,6 +11,10 @@ import (
 	"github.com/kalamgo/kalam/fsm"
 )
 
+// DefaultEventBuffer is Config.EventBuffer when it is zero: the events each
+// subscription buffers for a slow consumer.
+const DefaultEventBuffer = 256
+
 // Config configures a Client. Only URL is required; every other field has a
 // documented zero value. New copies the Config and never modifies the
 // caller's value. The JSON tags let a browser pass JSON.stringify(config);
@@ -59,7 +63,7 @@ type Config struct {
 	// EventBuffer is how many events each subscription buffers for a slow
 	// consumer. When it is full the subscription pauses and later resumes
 	// from the last buffered row, so nothing is lost and memory stays
-	// bounded. Zero means 256.
+	// bounded. Zero means DefaultEventBuffer.
 	EventBuffer int `json:"eventBuffer,omitempty"`
 
 	// DisableCompression asks the server not to gzip frames
@@ -100,7 +104,7 @@ func (c Config) withDefaults() Config {
 		c.RequestTimeout = 30 * time.Second
 	}
 	if c.EventBuffer <= 0 {
-		c.EventBuffer = 256
+		c.EventBuffer = DefaultEventBuffer
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -4,6 +4,7 @@ package jsnet
 
 import (
 	"context"
+	"slices"
 	"syscall/js"
 )
 
@@ -110,16 +111,17 @@ func readStream(ctx context.Context, op string, stream js.Value, limit int64, ab
 		}
 		u8 := chunk.Get("value")
 		n := u8.Get("byteLength").Int()
-		if int64(len(body)+n) > limit {
-			keep := int(limit) - len(body)
-			start := len(body)
-			body = append(body, make([]byte, keep)...)
-			js.CopyBytesToGo(body[start:], u8.Call("subarray", 0, keep))
+		over := int64(len(body)+n) > limit
+		if over {
+			n = int(limit) - len(body)
+			u8 = u8.Call("subarray", 0, n)
+		}
+		start := len(body)
+		body = slices.Grow(body, n)[:start+n]
+		js.CopyBytesToGo(body[start:], u8)
+		if over {
 			reader.Call("cancel")
 			return body, true, nil
 		}
-		start := len(body)
-		body = append(body, make([]byte, n)...)
-		js.CopyBytesToGo(body[start:], u8)
 	}
 }

@@ -130,8 +130,7 @@ func Dial(ctx context.Context, url string) (*Conn, error) {
 		c.release()
 		return nil, c.closed
 	case <-ctx.Done():
-		c.CloseNow()
-		c.release()
+		c.CloseNow() // releases the callbacks too
 		return nil, context.Cause(ctx)
 	}
 }
@@ -295,10 +294,7 @@ func (c *Conn) Close(code int, reason string) error {
 func (c *Conn) CloseNow() {
 	_, _ = catchCall("WebSocket close", func() js.Value { return c.ws.Call("close", 1000) })
 	c.finish(&CloseError{Code: closeAbnormal, Reason: ""})
-	select {
-	case c.signal <- struct{}{}:
-	default:
-	}
+	c.notify()
 	// The callbacks go now, not when a reader next calls Read: a client
 	// that is closing may never read again.
 	c.release()

@@ -51,7 +51,7 @@ type subHandle struct {
 
 func newSubHandle(ctx context.Context, sub *kalam.Subscription, eventBuffer int) *subHandle {
 	if eventBuffer <= 0 {
-		eventBuffer = 256 // the client's default
+		eventBuffer = kalam.DefaultEventBuffer
 	}
 	s := &subHandle{sub: sub, m: newMethods(), items: make(chan subItem, 1), quit: make(chan struct{}), want: make(chan struct{}, 1),
 		batch: min(maxBatch, eventBuffer)}
