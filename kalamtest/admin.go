@@ -29,6 +29,7 @@ const adminPrefix = "/_kalamtest/"
 //	GET  /_kalamtest/stats                     Stats
 //	GET  /_kalamtest/subscriptions             [SubscriptionInfo]
 //	GET  /_kalamtest/connections               {"connections":n}
+//	GET  /_kalamtest/drops                     DropReport (_seq values as strings)
 func (s *Server) adminRoutes() http.Handler {
 	mux := http.NewServeMux()
 	p := adminPrefix
@@ -154,6 +155,9 @@ func (s *Server) adminRoutes() http.Handler {
 	})
 	mux.HandleFunc("GET "+p+"connections", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]int{"connections": s.Connections()})
+	})
+	mux.HandleFunc("GET "+p+"drops", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Drops())
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isLoopback(r) {

@@ -59,36 +59,67 @@ type Config struct {
 	// not read for this long is dropped. Zero means 10 s.
 	WriteTimeout time.Duration `json:"write_timeout,omitempty"`
 
+	// KalamDB's limits (PROTOCOL.md §4.3, §4.6, §4.9). Every one is on by
+	// default with KalamDB's value, so a client test meets the losses a
+	// real server inflicts; a negative value turns a limit off, for
+	// benchmarks and for tests that need more room (say why next to it).
+	// Every change a limit drops is counted per connection and per
+	// subscription with its _seq: see Server.Drops.
+
 	// MaxSubscriptionsPerUser caps the live subscriptions of one user over
-	// all connections (SUBSCRIPTION_LIMIT_EXCEEDED). Zero or negative means
-	// no cap. KalamDB's own default is 10. The per-connection cap of 100 is
-	// fixed, as in KalamDB.
+	// all connections; one more is refused with SUBSCRIPTION_LIMIT_EXCEEDED
+	// "Maximum subscriptions reached". Zero means 100: KalamDB's code
+	// default (rate_limit.max_subscriptions_per_user) is 10, but its sample
+	// server.toml, which deployments start from, sets 100. Negative means
+	// no cap. Replacing a subscription by reusing its id keeps its slot.
 	MaxSubscriptionsPerUser int `json:"max_subscriptions_per_user,omitempty"`
-	// MaxMessagesPerSec is the per-connection rate of client text frames (a
-	// token bucket that also allows bursts of this size). Zero means 50;
-	// negative disables the limit.
+	// MaxSubscriptionsPerConnection caps the live subscriptions of one
+	// connection; one more is refused with UNSUPPORTED "Invalid operation:
+	// Maximum subscriptions (100) per connection exceeded". It is checked
+	// last, after the table checks, as in KalamDB (§4.6), so with the
+	// default per-user cap of 100 a single-user client meets the per-user
+	// cap first. Zero means 100, KalamDB's hard-coded value; negative means
+	// no cap.
+	MaxSubscriptionsPerConnection int `json:"max_subscriptions_per_connection,omitempty"`
+	// MaxMessagesPerSec is the per-connection rate of client text frames: a
+	// token bucket holding this many tokens and refilled at this rate.
+	// Every text frame takes a token, {"type":"ping"} included; binary
+	// frames and WebSocket control frames take none. A frame that finds the
+	// bucket empty is dropped unread and answered with
+	// {"type":"error","subscription_id":"rate_limit","code":"RATE_LIMIT_EXCEEDED","message":"Too many messages"};
+	// the connection stays open. Zero means 50, KalamDB's default
+	// (rate_limit.max_messages_per_sec); negative means no limit.
 	MaxMessagesPerSec int `json:"max_messages_per_sec,omitempty"`
 	// MaxFrameBytes is the largest client message accepted; a larger one
 	// drops the connection. Zero means 64 KiB.
 	MaxFrameBytes int64 `json:"max_frame_bytes,omitempty"`
 
 	// OutgoingQueue is how many change notifications may wait for one
-	// connection's writer. Zero means 65536 with OverflowClose, enough to
-	// absorb any burst a test produces so that only a client that stopped
-	// reading is cut, and 128 with OverflowDrop, KalamDB's channel
-	// capacity. Replies to the client's own requests (acks, batches,
-	// errors) are not counted: while they are pending the connection stops
-	// reading requests, which pushes back on the client. A client that
-	// does not read at all is dropped after WriteTimeout either way.
+	// connection's writer. Zero means 128, KalamDB's notification channel
+	// capacity; negative means no bound (a client that does not read at
+	// all is then dropped after WriteTimeout). Only change notifications
+	// count and can be dropped: subscription_ack, initial_data_batch,
+	// error and auth replies are always sent, as KalamDB writes them
+	// straight to the socket (while they are pending kalamtest stops
+	// reading the client's requests, which pushes back on the client).
+	// The changes a loading subscription buffered go through this queue
+	// when its load completes, and those that do not fit are dropped too.
 	OutgoingQueue int `json:"outgoing_queue,omitempty"`
 	// Overflow says what happens to a change notification that finds the
-	// queue full. The zero value, OverflowClose, closes the connection
-	// (1013 "Outgoing queue overflow", logged) so the client resumes with
-	// options.from and nothing is lost silently. OverflowDrop is KalamDB's
-	// behaviour: the notification is discarded, counted in
-	// Stats.NotificationsDropped and logged, and the client is not told.
-	// Neither policy ever blocks a writer of rows or another connection.
+	// queue full. The zero value means OverflowDrop, KalamDB's behaviour:
+	// the change is discarded and the client is not told; kalamtest counts
+	// it (Stats.NotificationsDropped, Server.Drops) and logs the first drop
+	// of each connection. OverflowClose instead closes the connection
+	// (1013 "Outgoing queue overflow"), so a client resumes with
+	// options.from; KalamDB never does that. Neither policy ever blocks a
+	// writer of rows or another connection.
 	Overflow OverflowPolicy `json:"overflow,omitempty"`
+	// LoadingBuffer is how many changes a subscription keeps while its
+	// initial load runs (changes newer than the snapshot, sent in _seq
+	// order right after the last batch). Beyond it the oldest are dropped.
+	// Zero means 1024, KalamDB's MAX_BUFFERED_NOTIFICATIONS_PER_SUBSCRIPTION;
+	// negative means no bound.
+	LoadingBuffer int `json:"loading_buffer,omitempty"`
 
 	// Users are created at start, after root.
 	Users []User `json:"users,omitempty"`
@@ -121,9 +152,10 @@ type OverflowPolicy string
 // Overflow policies.
 const (
 	// OverflowClose closes the connection with 1013 "Outgoing queue
-	// overflow" and logs why. It is the default.
+	// overflow" and logs why. KalamDB has no such close.
 	OverflowClose OverflowPolicy = "close"
-	// OverflowDrop discards the notification, as KalamDB does.
+	// OverflowDrop discards the notification silently, as KalamDB does.
+	// It is the default.
 	OverflowDrop OverflowPolicy = "drop"
 )
 
@@ -138,16 +170,28 @@ const (
 	DefaultWriteTimeout      = 10 * time.Second
 	DefaultMaxMessagesPerSec = 50
 	DefaultMaxFrameBytes     = 64 << 10
-	DefaultOutgoingQueue     = 1 << 16 // with OverflowClose
-	KalamDBOutgoingQueue     = 128     // with OverflowDrop
-	// MaxSubscriptionsPerConnection is KalamDB's hard-coded cap.
+	// DefaultOutgoingQueue is KalamDB's per-connection notification
+	// channel capacity.
+	DefaultOutgoingQueue = 128
+	// KalamDBOutgoingQueue is the same value, kept for older callers.
+	KalamDBOutgoingQueue = DefaultOutgoingQueue
+	// DefaultMaxSubscriptionsPerUser is the per-user cap of KalamDB's
+	// sample server.toml (its code default is 10).
+	DefaultMaxSubscriptionsPerUser = 100
+	// MaxSubscriptionsPerConnection is KalamDB's hard-coded per-connection
+	// cap, the default of Config.MaxSubscriptionsPerConnection.
 	MaxSubscriptionsPerConnection = 100
 	// DefaultBatchSize is the initial-load batch size when options leave
 	// batch_size out.
 	DefaultBatchSize = 1000
-	// MaxBufferedChanges is how many changes a loading subscription keeps;
-	// beyond that the oldest are dropped, as in KalamDB.
+	// MaxBufferedChanges is how many changes a loading subscription keeps
+	// by default (Config.LoadingBuffer); beyond that the oldest are
+	// dropped, as in KalamDB.
 	MaxBufferedChanges = 1024
+	// MaxDropSeqs is how many dropped _seq values Server.Drops keeps per
+	// subscription (the first ones); counts, the smallest and the largest
+	// are kept whatever the number.
+	MaxDropSeqs = 4096
 )
 
 var validRoles = map[string]bool{"user": true, "service": true, "dba": true, "system": true}
@@ -191,24 +235,20 @@ func (c Config) withDefaults() (Config, error) {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout
 	}
-	if c.MaxMessagesPerSec == 0 {
-		c.MaxMessagesPerSec = DefaultMaxMessagesPerSec
-	}
+	c.MaxMessagesPerSec = limitOrDefault(c.MaxMessagesPerSec, DefaultMaxMessagesPerSec)
+	c.MaxSubscriptionsPerUser = limitOrDefault(c.MaxSubscriptionsPerUser, DefaultMaxSubscriptionsPerUser)
+	c.MaxSubscriptionsPerConnection = limitOrDefault(c.MaxSubscriptionsPerConnection, MaxSubscriptionsPerConnection)
+	c.LoadingBuffer = limitOrDefault(c.LoadingBuffer, MaxBufferedChanges)
+	c.OutgoingQueue = limitOrDefault(c.OutgoingQueue, DefaultOutgoingQueue)
 	if c.MaxFrameBytes <= 0 {
 		c.MaxFrameBytes = DefaultMaxFrameBytes
 	}
 	switch c.Overflow {
 	case "":
-		c.Overflow = OverflowClose
+		c.Overflow = OverflowDrop
 	case OverflowClose, OverflowDrop:
 	default:
 		return c, &ConfigError{Field: "Overflow", Reason: "must be \"close\" or \"drop\""}
-	}
-	if c.OutgoingQueue <= 0 {
-		c.OutgoingQueue = DefaultOutgoingQueue
-		if c.Overflow == OverflowDrop {
-			c.OutgoingQueue = KalamDBOutgoingQueue
-		}
 	}
 	users := make([]User, len(c.Users))
 	for i, u := range c.Users {
@@ -231,6 +271,18 @@ func (c Config) withDefaults() (Config, error) {
 		c.Now = time.Now
 	}
 	return c, nil
+}
+
+// limitOrDefault maps a limit field: zero is def, negative is -1 (no
+// limit), anything else stays.
+func limitOrDefault(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return -1
+	}
+	return v
 }
 
 // ttls applies the lifetime defaults: access 24 h, refresh 7 × access.

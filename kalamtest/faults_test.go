@@ -362,7 +362,7 @@ func blockWrites(srv *Server) (release func()) {
 }
 
 func TestOverflowClose(t *testing.T) {
-	srv := startServer(t, func(c *Config) { c.OutgoingQueue = 3 })
+	srv := startServer(t, func(c *Config) { c.OutgoingQueue = 3; c.Overflow = OverflowClose })
 	cl := newClient(t, srv)
 	w := loginWS(t, srv, cl, "alice", alicePW, dialOpts{})
 	w.subscribe("s", ordersStar, nil)

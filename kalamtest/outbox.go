@@ -23,11 +23,22 @@ type closeReq struct {
 // outbox is a connection's outgoing queue. Producers never block: replies
 // to the client's own requests are always accepted (the reader stops
 // reading while too many are pending), and change notifications are
-// bounded by a cap that the overflow policy enforces.
+// bounded by a cap (Config.OutgoingQueue) that the overflow policy
+// enforces.
+//
+// What is bounded follows PROTOCOL.md §4.6 and §4.9: KalamDB's bounded
+// channel carries change notifications only, so only they can be dropped.
+// That subscription_ack, initial_data_batch, error and auth replies are
+// written straight to the socket, never dropped and never counted against
+// the cap, is INFERRED from the spec naming only changes as dropped. The
+// buffered changes of a load go through the bounded queue when the load
+// completes and stop at the first that does not fit (INFERRED from
+// KalamDB's flush, which try_sends them into the same channel and gives up
+// when it is full).
 type outbox struct {
 	mu      sync.Mutex
 	items   []outItem
-	notifs  int  // queued notification items
+	notifs  int  // queued change messages in notification items
 	replies int  // queued non-notification items
 	closing bool // a close is queued or done: accept nothing more
 
@@ -60,17 +71,18 @@ func (o *outbox) push(it outItem) bool {
 	return true
 }
 
-// pushNotif queues a notification unless limit are already queued. It
-// reports whether it was queued, and whether it was refused for lack of
-// room (as opposed to a closing connection).
+// pushNotif queues a notification of one change unless limit changes
+// are already queued (limit < 0: no limit). It reports whether it was
+// queued, and whether it was refused for lack of room (as opposed to a
+// closing connection).
 func (o *outbox) pushNotif(it outItem, limit int) (queued, full bool) {
-	it.notif = true
+	it.notif, it.changes = true, 1
 	o.mu.Lock()
 	if o.closing {
 		o.mu.Unlock()
 		return false, false
 	}
-	if o.notifs >= limit {
+	if limit >= 0 && o.notifs >= limit {
 		o.mu.Unlock()
 		return false, true
 	}
@@ -79,6 +91,30 @@ func (o *outbox) pushNotif(it outItem, limit int) (queued, full bool) {
 	o.mu.Unlock()
 	signal(o.wake)
 	return true, false
+}
+
+// pushNotifs queues as many of msgs, one change each, as the room under
+// limit allows, in order, and returns how many it queued; the rest did
+// not fit. A closing connection queues none and reports closing.
+func (o *outbox) pushNotifs(msgs []any, limit int) (queued int, closing bool) {
+	o.mu.Lock()
+	if o.closing {
+		o.mu.Unlock()
+		return 0, true
+	}
+	n := len(msgs)
+	if limit >= 0 {
+		n = min(n, max(0, limit-o.notifs))
+	}
+	if n > 0 {
+		o.items = append(o.items, outItem{msgs: msgs[:n:n], notif: true, changes: n})
+		o.notifs += n
+	}
+	o.mu.Unlock()
+	if n > 0 {
+		signal(o.wake)
+	}
+	return n, false
 }
 
 // pushClose queues a close after what is already queued; with discard, the
@@ -116,9 +152,7 @@ func (o *outbox) take(buf []outItem) []outItem {
 func (o *outbox) sent(it *outItem) {
 	o.mu.Lock()
 	if it.notif {
-		if o.notifs > 0 {
-			o.notifs--
-		}
+		o.notifs = max(0, o.notifs-it.changes)
 	} else if o.replies > 0 {
 		o.replies--
 	}

@@ -31,6 +31,7 @@ type Server struct {
 	addr string
 
 	stats     counters
+	drops     dropLog
 	hooks     testHooks
 	stopWatch func()
 	hbStop    chan struct{}

@@ -445,7 +445,12 @@ func TestSubscribeErrors(t *testing.T) {
 }
 
 func TestSubscriptionCaps(t *testing.T) {
-	srv := startServer(t, func(c *Config) { c.MaxMessagesPerSec = -1 })
+	srv := startServer(t, func(c *Config) {
+		c.MaxMessagesPerSec = -1 // 100 subscribes in a row are the point here
+		// The per-user cap (100 by default) is checked before the
+		// per-connection cap, so it must be higher to reach the latter.
+		c.MaxSubscriptionsPerUser = 1000
+	})
 	cl := newClient(t, srv)
 	w := loginWS(t, srv, cl, "alice", alicePW, dialOpts{})
 	for i := range MaxSubscriptionsPerConnection {
@@ -534,10 +539,11 @@ func TestGzipFrames(t *testing.T) {
 	}
 }
 
-// TestBurstDelivered: with the default overflow policy a large burst is
-// delivered whole and in order; nothing is dropped or cut.
+// TestBurstDelivered: with an unbounded outgoing queue a large burst is
+// delivered whole and in order; nothing is dropped or cut. (With the
+// default queue of 128 most of it is dropped: TestQueueDropsSilently.)
 func TestBurstDelivered(t *testing.T) {
-	srv := startServer(t, nil)
+	srv := startServer(t, func(c *Config) { c.OutgoingQueue = -1 })
 	cl := newClient(t, srv)
 	w := loginWS(t, srv, cl, "alice", alicePW, dialOpts{})
 	w.subscribe("burst", ordersStar, nil)

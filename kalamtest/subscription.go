@@ -111,9 +111,9 @@ func (wc *wsConn) subscribe(req *wire.SubscriptionRequest) {
 		fail(prepareError(id, err))
 		return
 	}
-	if old == nil && count >= MaxSubscriptionsPerConnection {
+	if lim := s.cfg.MaxSubscriptionsPerConnection; old == nil && lim >= 0 && count >= lim {
 		fail(newError(id, wire.CodeUnsupported,
-			"Invalid operation: Maximum subscriptions ("+strconv.Itoa(MaxSubscriptionsPerConnection)+") per connection exceeded"))
+			"Invalid operation: Maximum subscriptions ("+strconv.Itoa(lim)+") per connection exceeded"))
 		return
 	}
 	if old != nil {
@@ -272,7 +272,9 @@ func (wc *wsConn) removeSub(sub *subscription, release bool) {
 
 // completeLocked ends the initial load: the buffered changes newer than the
 // snapshot go out in _seq order, right after the last batch, and live
-// delivery starts. Caller holds sub.mu.
+// delivery starts. They go through the bounded outgoing queue like live
+// changes; those that do not fit are handled by the overflow policy.
+// Caller holds sub.mu.
 func (sub *subscription) completeLocked() {
 	if len(sub.buffered) > 0 {
 		slices.SortStableFunc(sub.buffered, func(a, b bufferedChange) int {
@@ -285,13 +287,17 @@ func (sub *subscription) completeLocked() {
 			return 0
 		})
 		msgs := make([]any, 0, len(sub.buffered))
+		seqs := make([]wire.SeqID, 0, len(sub.buffered))
 		for _, b := range sub.buffered {
 			if !sub.endKnown || b.seq > sub.end {
 				msgs = append(msgs, b.msg)
+				seqs = append(seqs, b.seq)
 			}
 		}
-		if len(msgs) > 0 {
-			sub.conn.out.push(outItem{msgs: msgs, changes: len(msgs)})
+		wc := sub.conn
+		n, closing := wc.out.pushNotifs(msgs, wc.s.cfg.OutgoingQueue)
+		if !closing && n < len(msgs) {
+			wc.overflowed(sub, dropFlush, seqs[n:])
 		}
 	}
 	sub.buffered = nil
@@ -325,16 +331,18 @@ func (sub *subscription) deliver(ch store.Change) {
 	}
 	switch sub.state {
 	case subLive:
-		sub.conn.notify(&m)
+		sub.conn.notify(sub, ch.Seq, &m)
 	case subLoading:
-		if len(sub.buffered) >= MaxBufferedChanges {
+		if lim := s.cfg.LoadingBuffer; lim >= 0 && len(sub.buffered) >= lim {
+			oldest := sub.buffered[0].seq
 			sub.buffered[0] = bufferedChange{}
 			sub.buffered = sub.buffered[1:]
 			s.stats.notificationsDropped.Add(1)
+			s.drops.change(sub.conn.id, sub.sess.User, sub.id, dropLoadBuffer, oldest)
 			if !sub.dropLog {
 				sub.dropLog = true
-				s.log.Warn("kalamtest: a loading subscription buffered more than 1024 changes; dropping the oldest",
-					"conn", sub.conn.id, "subscription", sub.id)
+				s.log.Warn("kalamtest: a loading subscription's change buffer is full; dropping the oldest",
+					"conn", sub.conn.id, "subscription", sub.id, "buffer", lim)
 			}
 		}
 		sub.buffered = append(sub.buffered, bufferedChange{seq: ch.Seq, msg: &m})
@@ -383,7 +391,7 @@ func (s *Server) reserveSub(user string, replacing bool) bool {
 	if replacing {
 		return true
 	}
-	if lim := s.cfg.MaxSubscriptionsPerUser; lim > 0 && s.userSubs[user] >= lim {
+	if lim := s.cfg.MaxSubscriptionsPerUser; lim >= 0 && s.userSubs[user] >= lim {
 		return false
 	}
 	s.userSubs[user]++

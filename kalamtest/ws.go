@@ -46,7 +46,10 @@ type wsConn struct {
 	proto  wire.Protocol
 	subs   map[string]*subscription
 
-	overflowLogged bool // reader-independent; guarded by mu
+	// overflowLogged is set at the first queue drop. It is not under mu:
+	// drops happen with a subscription's lock held, and mu is taken before
+	// subscription locks elsewhere.
+	overflowLogged atomic.Bool
 }
 
 // handleWS upgrades GET /v1/ws and runs the connection until it ends.
@@ -158,7 +161,7 @@ func (wc *wsConn) run(r *http.Request) {
 			continue
 		}
 		if !wc.bucket.allow(time.Now()) {
-			wc.reply(newError(wire.PlaceholderRateLimit, wire.CodeRateLimitExceeded, "Too many messages"))
+			wc.rateLimited()
 			continue
 		}
 		m, err := wire.DecodeClient(data)
@@ -278,21 +281,40 @@ func (wc *wsConn) closeInvalid(reason string) {
 	wc.closeWith(closeInternal, "Invalid message: "+reason)
 }
 
-// notify queues a live change; the overflow policy decides when the queue
-// is full. It runs on the hub goroutine and never blocks.
-func (wc *wsConn) notify(m *wire.ServerMessage) {
+// rateLimited answers a text frame that found the bucket empty (§4.3): the
+// frame is dropped unread, the client gets the rate_limit error, and the
+// refusal is counted.
+func (wc *wsConn) rateLimited() {
+	wc.mu.Lock()
+	user := wc.user
+	wc.mu.Unlock()
+	wc.s.drops.rateLimited(wc.id, user)
+	wc.reply(newError(wire.PlaceholderRateLimit, wire.CodeRateLimitExceeded, "Too many messages"))
+}
+
+// notify queues a live change of sub; the overflow policy decides when the
+// queue is full. It runs on the hub goroutine with sub.mu held and never
+// blocks.
+func (wc *wsConn) notify(sub *subscription, seq wire.SeqID, m *wire.ServerMessage) {
 	s := wc.s
-	queued, full := wc.out.pushNotif(outItem{msgs: []any{m}, changes: 1}, s.cfg.OutgoingQueue)
+	queued, full := wc.out.pushNotif(outItem{msgs: []any{m}}, s.cfg.OutgoingQueue)
 	if queued || !full {
 		return
 	}
+	wc.overflowed(sub, dropQueue, []wire.SeqID{seq})
+}
+
+// overflowed applies the overflow policy to changes of sub that did not
+// fit the outgoing queue: with OverflowDrop they are counted and dropped,
+// with OverflowClose the connection is closed.
+func (wc *wsConn) overflowed(sub *subscription, why dropReason, seqs []wire.SeqID) {
+	s := wc.s
 	if s.cfg.Overflow == OverflowDrop {
-		s.stats.notificationsDropped.Add(1)
-		wc.mu.Lock()
-		first := !wc.overflowLogged
-		wc.overflowLogged = true
-		wc.mu.Unlock()
-		if first {
+		s.stats.notificationsDropped.Add(int64(len(seqs)))
+		for _, seq := range seqs {
+			s.drops.change(wc.id, sub.sess.User, sub.id, why, seq)
+		}
+		if !wc.overflowLogged.Swap(true) {
 			s.log.Warn("kalamtest: outgoing queue full, dropping change notifications (logged once per connection)",
 				"conn", wc.id, "queue", s.cfg.OutgoingQueue)
 		}

@@ -48,6 +48,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	grace := fs.Duration("shutdown-timeout", 5*time.Second, "how long a graceful shutdown may take")
 	var users userFlags
 	fs.Var(&users, "user", "seed a user, `name:password[:role]` (repeatable; role defaults to user)")
+	var limits kalamtest.Config
+	addLimitFlags(fs, &limits)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: kalam serve [flags]\n\nRuns a local KalamDB-compatible server for development and tests.\n\nFlags:")
 		fs.PrintDefaults()
@@ -80,6 +82,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Users:          users,
 		Logger:         slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
+	applyLimits(&cfg, &limits)
 	srv, err := kalamtest.Start(cfg)
 	if err != nil {
 		return err
