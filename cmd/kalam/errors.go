@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -110,8 +111,12 @@ func (a *app) report(cmd *cobra.Command, err error) int {
 	return code
 }
 
+// statementPrefix is the server's own numbering, which means nothing when
+// statements are sent one at a time.
+var statementPrefix = regexp.MustCompile(`^Statement \d+ failed: `)
+
 func sqlMessage(code, msg string) string {
-	msg = oneLine(msg)
+	msg = statementPrefix.ReplaceAllString(oneLine(msg), "")
 	if code == "" {
 		return "the server refused the statement: " + msg
 	}
@@ -143,7 +148,9 @@ func isConnectionError(err error) bool {
 	var te *httpapi.TransportError
 	var gu *errGaveUp
 	switch {
-	case errors.As(err, &te), errors.As(err, &gu):
+	case errors.As(err, &gu):
+		return gu.err == nil || isConnectionError(gu.err)
+	case errors.As(err, &te):
 		return true
 	case errors.Is(err, errConnectTimeout), errors.Is(err, kalam.ErrConnectTimeout), errors.Is(err, kalam.ErrDeadLink):
 		return true
@@ -160,12 +167,16 @@ func connectionCause(err error) string {
 	var dnsErr *net.DNSError
 	var gu *errGaveUp
 	switch {
+	case errors.As(err, &gu) && gu.err != nil:
+		return connectionCause(gu.err) + "; gave up at once (--fail-fast)"
 	case errors.As(err, &gu):
 		return gu.Error()
-	case errors.Is(err, errConnectTimeout), errors.Is(err, kalam.ErrConnectTimeout), errors.Is(err, context.DeadlineExceeded):
-		return "timed out"
+	case errors.Is(err, syscall.ECONNREFUSED) && errors.Is(err, errConnectTimeout):
+		return "connection refused, and still so at --connect-timeout"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
+	case errors.Is(err, errConnectTimeout), errors.Is(err, kalam.ErrConnectTimeout), errors.Is(err, context.DeadlineExceeded):
+		return "timed out"
 	case errors.As(err, &dnsErr):
 		return "unknown host"
 	case errors.Is(err, kalam.ErrDeadLink):

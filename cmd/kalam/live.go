@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,9 +28,13 @@ type liveOptions struct {
 var errConnectTimeout = errors.New("no connection within --connect-timeout")
 
 // errGaveUp ends a live query under --fail-fast.
-type errGaveUp struct{ why string }
+type errGaveUp struct {
+	why string
+	err error
+}
 
 func (e *errGaveUp) Error() string { return "gave up (--fail-fast): " + e.why }
+func (e *errGaveUp) Unwrap() error { return e.err }
 
 func (a *app) liveCommand() *cobra.Command {
 	var o liveOptions
@@ -73,20 +78,30 @@ single progress line while the snapshot loads. Ctrl-C drains and exits 0.`,
 //
 // TODO(lead, at merge with the give-up policy of kalam.Config): set the
 // Config's give-up field here from failFast (one attempt, no retry) and
-// delete the OnStateChange watch below; the typed error it returns is then
+// delete the callback watch below; the typed error it returns is then
 // matched in classify (errors.go) as a connection failure.
 func giveUpPolicy(cfg *kalam.Config, failFast bool, stop func(error)) {
 	if !failFast {
 		return
 	}
-	prev := cfg.OnStateChange
+	prevState, prevErr := cfg.OnStateChange, cfg.OnError
 	cfg.OnStateChange = func(t kalam.Transition) {
-		if prev != nil {
-			prev(t)
+		if prevState != nil {
+			prevState(t)
 		}
 		if t.To == kalam.StateBackoff && t.From != t.To {
-			stop(&errGaveUp{why: fmt.Sprintf("connection %s (%s)", map[bool]string{true: "lost", false: "failed"}[t.From == kalam.StateLive || t.From == kalam.StateConnected], t.Trigger)})
+			what := "failed"
+			if t.From == kalam.StateLive || t.From == kalam.StateConnected {
+				what = "lost"
+			}
+			stop(&errGaveUp{why: fmt.Sprintf("connection %s (%s)", what, t.Trigger)})
 		}
+	}
+	cfg.OnError = func(err error, recoverable bool) {
+		if prevErr != nil {
+			prevErr(err, recoverable)
+		}
+		stop(&errGaveUp{why: "credentials could not be had", err: err})
 	}
 }
 
@@ -112,23 +127,27 @@ func (a *app) runLive(ctx context.Context, cfg kalam.Config, sql string, o liveO
 			say("connection closed (close %d%s)", ev.Code, prefixed(" ", ev.Reason))
 		}
 	}
+	var lastErr atomic.Pointer[error]
+	cfg.OnError = func(err error, _ bool) { lastErr.Store(&err) }
 	giveUpPolicy(&cfg, o.failFast, func(err error) { cancel(err) })
 	c, err := kalam.New(cfg)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := connectWithin(ctx, c, o.connectTimeout); err != nil {
-		return err
-	}
 	opts := kalam.LiveOptions{BatchSize: o.batch, LastRows: o.lastRows, NoSnapshot: o.noSnapshot}
 	if o.from > 0 {
 		pos := wire.SeqID(o.from)
 		opts.From = &pos
 	}
+	// Live refuses a missing namespace before anything is sent; the
+	// connection it starts is then awaited within --connect-timeout.
 	sub, err := c.Live(ctx, sql, opts)
 	if err != nil {
 		return causeOr(ctx, err)
+	}
+	if err := connectWithin(ctx, c, o.connectTimeout, &lastErr); err != nil {
+		return err
 	}
 	if a.io.errTerminal && !o.noSnapshot && opts.From == nil {
 		go prog.countTotal(ctx, c, sql, o.lastRows)
@@ -143,7 +162,8 @@ func (a *app) runLive(ctx context.Context, cfg kalam.Config, sql string, o liveO
 }
 
 // connectWithin opens the socket, giving up after d (0: no limit).
-func connectWithin(ctx context.Context, c *kalam.Client, d time.Duration) error {
+// The error seen last, if any, says why it failed.
+func connectWithin(ctx context.Context, c *kalam.Client, d time.Duration, last *atomic.Pointer[error]) error {
 	cctx := ctx
 	if d > 0 {
 		var cancel context.CancelFunc
@@ -157,6 +177,9 @@ func connectWithin(ctx context.Context, c *kalam.Client, d time.Duration) error 
 	case ctx.Err() != nil:
 		return causeOr(ctx, err)
 	case errors.Is(err, context.DeadlineExceeded):
+		if p := last.Load(); p != nil {
+			return fmt.Errorf("%w (%s): %w", errConnectTimeout, d, *p)
+		}
 		return fmt.Errorf("%w (%s)", errConnectTimeout, d)
 	}
 	return err
