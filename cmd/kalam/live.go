@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,10 @@ type liveOptions struct {
 	noSnapshot, failFast   bool
 	connectTimeout, drain  time.Duration
 }
+
+// qualifiedFrom finds the namespace of the first qualified table after
+// FROM: the client needs a namespace even when every table is qualified.
+var qualifiedFrom = regexp.MustCompile(`(?i)\bFROM\s+"?([A-Za-z_][A-Za-z0-9_]*)"?\s*\.`)
 
 var errConnectTimeout = errors.New("no connection within --connect-timeout")
 
@@ -130,15 +135,29 @@ func (a *app) runLive(ctx context.Context, cfg kalam.Config, sql string, o liveO
 	var lastErr atomic.Pointer[error]
 	cfg.OnError = func(err error, _ bool) { lastErr.Store(&err) }
 	giveUpPolicy(&cfg, o.failFast, func(err error) { cancel(err) })
+	if cfg.Namespace == "" {
+		if m := qualifiedFrom.FindStringSubmatch(sql); m != nil {
+			cfg.Namespace = m[1]
+		}
+	}
 	c, err := kalam.New(cfg)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	opts := kalam.LiveOptions{BatchSize: o.batch, LastRows: o.lastRows, NoSnapshot: o.noSnapshot}
+	// With a namespace, wait for the credentials the client is fetching
+	// rather than refusing; without one, refuse at once.
+	opts := kalam.LiveOptions{BatchSize: o.batch, LastRows: o.lastRows, NoSnapshot: o.noSnapshot, Wait: cfg.Namespace != ""}
 	if o.from > 0 {
 		pos := wire.SeqID(o.from)
 		opts.From = &pos
+	}
+	if a.io.errTerminal && !o.noSnapshot && opts.From == nil && cfg.Namespace != "" {
+		// On a terminal the progress line shows the total: count first,
+		// briefly, so the number is there before the first batch.
+		cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
+		prog.countTotal(cctx, c, sql, o.lastRows)
+		ccancel()
 	}
 	// Live refuses a missing namespace before anything is sent; the
 	// connection it starts is then awaited within --connect-timeout.
@@ -148,9 +167,6 @@ func (a *app) runLive(ctx context.Context, cfg kalam.Config, sql string, o liveO
 	}
 	if err := connectWithin(ctx, c, o.connectTimeout, &lastErr); err != nil {
 		return err
-	}
-	if a.io.errTerminal && !o.noSnapshot && opts.From == nil {
-		go prog.countTotal(ctx, c, sql, o.lastRows)
 	}
 	runErr := a.pump(ctx, sub, o, w, prog)
 	dctx, dcancel := context.WithTimeout(context.Background(), o.drain)
@@ -355,10 +371,7 @@ func (p *progress) countTotal(ctx context.Context, c *kalam.Client, sql string, 
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.done {
-		p.total = int(n)
-		p.draw()
-	}
+	p.total = int(n)
 }
 
 func (p *progress) batch(rows int, last bool) {
