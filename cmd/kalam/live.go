@@ -418,10 +418,13 @@ func (p *progress) clear() {
 func (p *progress) say(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	wasOpen := p.open
 	if p.open {
 		fmt.Fprint(p.w, "\r\033[K")
 		p.open = false
 	}
 	fmt.Fprintf(p.w, format+"\n", args...)
-	p.draw()
+	if wasOpen {
+		p.draw()
+	}
 }

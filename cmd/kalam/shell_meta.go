@@ -121,6 +121,18 @@ var sqlKeywords = []string{
 	"ROLLBACK", "ASC", "DESC", "NOW()", "CURRENT_USER()",
 }
 
+// tableContext are the words after which only a table name makes sense.
+var tableContext = map[string]bool{"FROM": true, "JOIN": true, "INTO": true, "UPDATE": true, "TABLE": true}
+
+// lastWord is the last whole word of s.
+func lastWord(s string) string {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return ""
+	}
+	return f[len(f)-1]
+}
+
 var metaCommands = []string{`\?`, `\q`, `\dn`, `\dt`, `\d`, `\c`, `\timing`, `\format`, `\live`}
 
 // complete is liner's word completer: keywords (in the case being typed),
@@ -135,9 +147,17 @@ func (sh *shell) complete(line string, pos int) (head string, completions []stri
 		return head, nil, tail
 	}
 	var cands []string
-	if start == 0 && strings.HasPrefix(word, `\`) {
+	meta := firstWord(head)
+	switch prev := strings.ToUpper(lastWord(head)); {
+	case start == 0 && strings.HasPrefix(word, `\`):
 		cands = metaCommands
-	} else {
+	case meta == `\d` || tableContext[prev]:
+		sh.loadNames()
+		cands = sh.tables
+	case meta == `\dt` || meta == `\c` || prev == "IN" || prev == "USE":
+		sh.loadNames()
+		cands = sh.spaces
+	default:
 		sh.loadNames()
 		cands = append(append(append(cands, sh.tables...), sh.spaces...), sqlKeywords...)
 	}
