@@ -243,3 +243,37 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.buf.String()
 }
+
+// TestServeUsersAndLogs: --user seeds users, --log-level shows the server's
+// records, and the banner's export line works as printed.
+func TestServeUsersAndLogs(t *testing.T) {
+	f := newFixture(t)
+	cmd, lines, stderr := f.start(t, nil, "serve", "--addr", "127.0.0.1:0", "--log-level", "info", "--user", "bob:Bob:Pass-1:dba")
+	var url string
+	for {
+		l := next(t, lines, stderr)
+		if m := regexp.MustCompile(`^export KALAM_URL=(\S+) `).FindStringSubmatch(l); m != nil {
+			url = m[1]
+		}
+		if strings.HasPrefix(l, "Press Ctrl+C") {
+			break
+		}
+	}
+	r := f.kalam(t, "", []string{"KALAM_URL=" + url, "KALAM_USER=bob", "KALAM_PASSWORD=Bob:Pass-1"}, "query", "SELECT CURRENT_USER() AS me")
+	if r.code != 0 || !strings.Contains(r.stdout, "bob") {
+		t.Fatalf("query as the seeded user: %d %q %q", r.code, r.stdout, r.err)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve exit: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "listening") {
+		t.Fatalf("no server log at --log-level info:\n%s", stderr.String())
+	}
+	if r := f.kalam(t, "", nil, "serve", "--user", "nopassword"); r.code != exitUsage || !strings.Contains(r.err, "name:password") {
+		t.Fatalf("bad --user: exit %d %q", r.code, r.err)
+	}
+	if r := f.kalam(t, "", nil, "serve", "--log-level", "loud"); r.code != exitUsage {
+		t.Fatalf("bad --log-level: exit %d %q", r.code, r.err)
+	}
+}

@@ -331,3 +331,32 @@ func TestHealth(t *testing.T) {
 		t.Fatalf("health of a closed port: exit %d stderr %q", r.code, r.err)
 	}
 }
+
+func TestDiagram(t *testing.T) {
+	f := newFixture(t)
+	for format, want := range map[string]string{"mermaid": "stateDiagram-v2", "dot": "digraph"} {
+		r := f.kalam(t, "", nil, "diagram", "--format", format)
+		if r.code != 0 || !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, "Live") {
+			t.Fatalf("%s: exit %d, stderr %q", format, r.code, r.err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "l.dot")
+	if r := f.kalam(t, "", nil, "diagram", "-F", "dot", "-o", path); r.code != 0 {
+		t.Fatalf("-o: exit %d: %s", r.code, r.err)
+	}
+	if b, err := os.ReadFile(path); err != nil || !strings.Contains(string(b), "digraph") {
+		t.Fatalf("-o file: %v", err)
+	}
+	if r := f.kalam(t, "", nil, "diagram", "-F", "png"); r.code != exitUsage {
+		t.Fatalf("unknown format: exit %d, want %d", r.code, exitUsage)
+	}
+	if _, err := exec.LookPath("dot"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("graphviz `dot` is not installed; CI must install it (apt-get install -y graphviz)")
+		}
+		t.Skip("SKIPPING the svg check: graphviz `dot` is not installed (apt-get install graphviz)")
+	}
+	if r := f.kalam(t, "", nil, "diagram", "-F", "svg"); r.code != 0 || !strings.Contains(r.stdout, "<svg") {
+		t.Fatalf("svg: exit %d, stderr %q", r.code, r.err)
+	}
+}
