@@ -19,7 +19,12 @@ URL, a user and a namespace, never a password or a token. Use one with
 neither is given. Flags and environment variables override its fields.`,
 		Args: noArgs,
 	}
-	set := &cobra.Command{
+	cmd.AddCommand(a.profileSet(), a.profileList(), a.profileRm())
+	return cmd
+}
+
+func (a *app) profileSet() *cobra.Command {
+	return &cobra.Command{
 		Use:     "set NAME",
 		Short:   "create or change a profile from --url, --user and --namespace",
 		Example: "  kalam profile set dev --url http://127.0.0.1:2900 --user alice --namespace shop",
@@ -55,7 +60,10 @@ neither is given. Flags and environment variables override its fields.`,
 			return nil
 		},
 	}
-	list := &cobra.Command{
+}
+
+func (a *app) profileList() *cobra.Command {
+	return &cobra.Command{
 		Use:   "list",
 		Short: "list the profiles",
 		Args:  noArgs,
@@ -77,7 +85,10 @@ neither is given. Flags and environment variables override its fields.`,
 			return tw.Flush()
 		},
 	}
-	rm := &cobra.Command{
+}
+
+func (a *app) profileRm() *cobra.Command {
+	return &cobra.Command{
 		Use:   "rm NAME",
 		Short: "remove a profile",
 		Args:  exactArgs(1, "profile name"),
@@ -97,8 +108,6 @@ neither is given. Flags and environment variables override its fields.`,
 			return nil
 		},
 	}
-	cmd.AddCommand(set, list, rm)
-	return cmd
 }
 
 // exactArgs wants n positional arguments, as a usage error otherwise.

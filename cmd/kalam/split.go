@@ -14,93 +14,78 @@ type statement struct {
 // script ends outside any quote or block comment with a semicolon (or holds
 // nothing but whitespace and comments), which is when the shell runs it.
 func splitSQL(src string) (stmts []statement, complete bool) {
-	var cur strings.Builder
-	line, startLine := 1, 1
-	hasCode := false // cur holds something besides whitespace and comments
-	const (
-		plain = iota
-		single
-		double
-		lineComment
-		blockComment
-	)
-	mode := plain
-	flush := func() {
-		if hasCode {
-			stmts = append(stmts, statement{SQL: strings.TrimSpace(cur.String()), Line: startLine})
-		}
-		cur.Reset()
-		hasCode = false
-	}
-	for i := 0; i < len(src); i++ {
+	start, startLine, line := 0, 0, 1
+	hasCode := false // the current statement holds more than whitespace and comments
+	for i := 0; i < len(src); {
 		c := src[i]
-		next := byte(0)
-		if i+1 < len(src) {
-			next = src[i+1]
-		}
-		if c == '\n' {
-			line++
-		}
-		switch mode {
-		case single, double:
-			quote := byte('\'')
-			if mode == double {
-				quote = '"'
-			}
-			cur.WriteByte(c)
-			if c == quote {
-				if next == quote { // doubled quote: an escaped one
-					cur.WriteByte(next)
-					i++
-				} else {
-					mode = plain
-				}
-			}
-			continue
-		case lineComment:
-			cur.WriteByte(c)
-			if c == '\n' {
-				mode = plain
-			}
-			continue
-		case blockComment:
-			cur.WriteByte(c)
-			if c == '*' && next == '/' {
-				cur.WriteByte(next)
-				i++
-				mode = plain
-			}
-			continue
-		}
 		switch {
 		case c == ';':
-			flush()
-			continue
-		case c == '\'' || c == '"':
-			mode = single
-			if c == '"' {
-				mode = double
+			if hasCode {
+				stmts = append(stmts, statement{SQL: strings.TrimSpace(src[start:i]), Line: startLine})
 			}
-		case c == '-' && next == '-':
-			mode = lineComment
-		case c == '/' && next == '*':
-			cur.WriteByte(c)
-			cur.WriteByte(next)
 			i++
-			mode = blockComment
+			start, hasCode = i, false
 			continue
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			cur.WriteByte(c)
+		case c == '-' && strings.HasPrefix(src[i:], "--"):
+			end := strings.IndexByte(src[i:], '\n')
+			if end < 0 {
+				end = len(src) - i
+			}
+			line += strings.Count(src[i:i+end], "\n")
+			i += end
+			continue
+		case c == '/' && strings.HasPrefix(src[i:], "/*"):
+			end := strings.Index(src[i+2:], "*/")
+			if end < 0 {
+				return appendRest(stmts, src[start:], hasCode, startLine), false
+			}
+			line += strings.Count(src[i:i+end+4], "\n")
+			i += end + 4
+			continue
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			if c == '\n' {
+				line++
+			}
+			i++
 			continue
 		}
-		if mode != lineComment && !hasCode {
-			hasCode = true
-			startLine = line
+		if !hasCode {
+			hasCode, startLine = true, line
 		}
-		cur.WriteByte(c)
+		if c != '\'' && c != '"' {
+			i++
+			continue
+		}
+		end, ok := quoteEnd(src, i)
+		line += strings.Count(src[i:end], "\n")
+		i = end
+		if !ok {
+			return appendRest(stmts, src[start:], true, startLine), false
+		}
 	}
-	inside := mode == single || mode == double || mode == blockComment
-	complete = !inside && !hasCode
-	flush()
-	return stmts, complete
+	return appendRest(stmts, src[start:], hasCode, startLine), !hasCode
+}
+
+// quoteEnd returns the index just past the quoted text starting at src[i]
+// (a doubled quote inside is an escaped one), and false when it never ends.
+func quoteEnd(src string, i int) (int, bool) {
+	q := src[i]
+	for j := i + 1; j < len(src); j++ {
+		if src[j] != q {
+			continue
+		}
+		if j+1 < len(src) && src[j+1] == q {
+			j++
+			continue
+		}
+		return j + 1, true
+	}
+	return len(src), false
+}
+
+func appendRest(stmts []statement, rest string, hasCode bool, line int) []statement {
+	if !hasCode {
+		return stmts
+	}
+	return append(stmts, statement{SQL: strings.TrimSpace(rest), Line: line})
 }

@@ -171,6 +171,33 @@ func TestShell(t *testing.T) {
 	s.expect("kalam shell: ")
 	s.expect("kalam=> ")
 
+	typeSQL(s)
+	followLive(t, s, srv)
+
+	s.send("\x04") // Ctrl-D ends the session
+	if code := s.wait(); code != 0 {
+		t.Fatalf("exit %d:\n%q", code, s.output())
+	}
+	if strings.Contains(s.output(), alicePW) {
+		t.Fatal("the password was echoed")
+	}
+	checkHistory(t, filepath.Join(state, "kalam", "history"))
+
+	// A second session recalls the last entry with Ctrl-P (history up).
+	s = start(t, append(env, "KALAM_PASSWORD="+alicePW))
+	s.expect("kalam=> ")
+	s.send("\x10\r")
+	s.expect("answer")
+	s.expect("42")
+	s.send(`\q` + "\r")
+	if code := s.wait(); code != 0 {
+		t.Fatalf("exit %d after \\q", code)
+	}
+}
+
+// typeSQL: namespaces, multi-line input, Ctrl-C on a line, completion and
+// the meta commands.
+func typeSQL(s *session) {
 	s.send(`\c shop` + "\r")
 	s.expect("Namespace is now shop.")
 	s.expect("shop=> ")
@@ -207,7 +234,10 @@ func TestShell(t *testing.T) {
 	s.expect("shop")
 	s.send("SELEC 1;\r")
 	s.expect("ERROR: the server refused the statement")
+}
 
+// followLive: \live follows until Ctrl-C, then the shell goes on.
+func followLive(t *testing.T, s *session, srv *kalamtest.Server) {
 	// \live follows until Ctrl-C, then the shell goes on.
 	s.send(`\live SELECT * FROM orders` + "\r")
 	s.expect(`"last":true`)
@@ -221,17 +251,11 @@ func TestShell(t *testing.T) {
 	s.send("SELECT 42 AS answer;\r")
 	s.expect("answer")
 	s.expect("(1 row)")
+}
 
-	s.send("\x04") // Ctrl-D ends the session
-	if code := s.wait(); code != 0 {
-		t.Fatalf("exit %d:\n%q", code, s.output())
-	}
-	if strings.Contains(s.output(), alicePW) {
-		t.Fatal("the password was echoed")
-	}
-
-	// The history is private and kept the entries, multi-line ones joined.
-	hist := filepath.Join(state, "kalam", "history")
+// checkHistory: the history is private and kept the entries, multi-line
+// ones joined.
+func checkHistory(t *testing.T, hist string) {
 	fi, err := os.Stat(hist)
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("history file: %v %v", err, fi)
@@ -244,17 +268,6 @@ func TestShell(t *testing.T) {
 	}
 	if strings.Contains(string(b), alicePW) {
 		t.Fatal("the password is in the history")
-	}
-
-	// A second session recalls the last entry with Ctrl-P (history up).
-	s = start(t, append(env, "KALAM_PASSWORD="+alicePW))
-	s.expect("kalam=> ")
-	s.send("\x10\r")
-	s.expect("answer")
-	s.expect("42")
-	s.send(`\q` + "\r")
-	if code := s.wait(); code != 0 {
-		t.Fatalf("exit %d after \\q", code)
 	}
 }
 
