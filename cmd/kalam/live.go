@@ -117,6 +117,8 @@ func (a *app) runLive(ctx context.Context, cfg kalam.Config, sql string, o liveO
 	say := prog.say
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	// TODO(lead, at merge with the state-change reasons): print the reason,
+	// the attempt and RetryIn the Transition will carry after the trigger.
 	cfg.OnStateChange = func(t kalam.Transition) {
 		if t.From != t.To {
 			say("state: %s -> %s (%s)", t.From, t.To, t.Trigger)

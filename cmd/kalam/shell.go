@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/peterh/liner"
@@ -65,6 +66,8 @@ func (a *app) runShell(ctx context.Context) error {
 	sh.line.SetMultiLineMode(true)
 	sh.line.SetWordCompleter(sh.complete)
 	sh.loadHistory()
+	stopTerm := sh.exitOnTerm()
+	defer stopTerm()
 	fmt.Fprintf(a.io.out, "kalam shell: %s as %s. End SQL with \";\". \\? for help, \\q to quit.\n", a.conn.url, a.conn.user)
 	return sh.loop(ctx)
 }
@@ -79,6 +82,28 @@ func (a *app) checkLogin(ctx context.Context, c *kalam.Client) error {
 		return fmt.Errorf("%w (15s)", errConnectTimeout)
 	}
 	return err
+}
+
+// exitOnTerm ends the shell on SIGTERM or SIGHUP, with the terminal put
+// back first. (SIGINT belongs to the statement running; between prompts the
+// line editor reads Ctrl-C as a key.)
+func (sh *shell) exitOnTerm() (stop func()) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sig:
+			sh.line.Close()
+			sh.c.Close()
+			os.Exit(exitInterrupted)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(sig)
+		close(done)
+	}
 }
 
 func (sh *shell) prompt(continued bool) string {

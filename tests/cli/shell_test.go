@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -301,5 +302,25 @@ func TestLiveProgressOnTerminal(t *testing.T) {
 	}
 	if n := strings.Count(s.output(), "loading snapshot"); n > 2 {
 		t.Fatalf("%d progress lines for 2 rows", n)
+	}
+}
+
+// TestShellTerminated: SIGTERM ends the shell (Ctrl-C does not) and puts the
+// terminal back.
+func TestShellTerminated(t *testing.T) {
+	srv := newServer(t)
+	home := t.TempDir()
+	s := start(t, []string{"HOME=" + home, "KALAM_URL=" + srv.URL, "KALAM_USER=alice", "KALAM_PASSWORD=" + alicePW})
+	s.expect("kalam=> ")
+	if err := s.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	s.send("SELECT 5 AS five;\r")
+	s.expect("five")
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.wait(); code != 130 {
+		t.Fatalf("exit %d after SIGTERM, want 130", code)
 	}
 }
