@@ -22,7 +22,12 @@ import (
 // userFlags collects repeated --user name:password[:role] values.
 type userFlags []kalamtest.User
 
-func (u *userFlags) String() string { return fmt.Sprintf("%d user(s)", len(*u)) }
+func (u *userFlags) String() string {
+	if len(*u) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d user(s)", len(*u))
+}
 func (u *userFlags) Type() string   { return "name:password[:role]" }
 
 func (u *userFlags) Set(v string) error {
