@@ -211,6 +211,7 @@ func TestGoldenErrors(t *testing.T) {
 		args  []string
 	}{
 		{"usage-unknown-command", exitUsage, nil, "", []string{"frobnicate"}},
+		{"usage-typo-command", exitUsage, nil, "", []string{"qeury", "SELECT 1"}},
 		{"usage-unknown-flag", exitUsage, nil, "", []string{"query", "--bogus", "SELECT 1"}},
 		{"usage-bad-format", exitUsage, nil, "", []string{"query", "-F", "xml", "SELECT 1"}},
 		{"usage-no-sql", exitUsage, nil, "", []string{"query", "-f", "/dev/null"}},

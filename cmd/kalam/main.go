@@ -94,6 +94,7 @@ password prompt on a terminal.` + exitCodesHelp,
 			return a.runScript(cmd.Context(), a.io.in, queryOptions{format: "table"})
 		},
 	}
+	root.SuggestionsMinimumDistance = 2
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%s", err.Error()) })
 	root.CompletionOptions.HiddenDefaultCmd = false
@@ -114,6 +115,9 @@ password prompt on a terminal.` + exitCodesHelp,
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		if !cmd.HasParent() {
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				return usageErr("unknown command %q; did you mean %q?", args[0], s[0])
+			}
 			return usageErr("unknown command %q; run \"kalam help\" for the list", args[0])
 		}
 		return usageErr("unexpected argument %q", args[0])
