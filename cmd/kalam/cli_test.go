@@ -223,6 +223,7 @@ func TestGoldenErrors(t *testing.T) {
 		{"connection-live-timeout", exitConnection, []string{"KALAM_URL=" + closed}, "", []string{"live", "--connect-timeout", "300ms", "SELECT * FROM shop.orders"}},
 		{"auth-wrong-password", exitAuth, []string{"KALAM_PASSWORD=wrong-password"}, "", []string{"query", "SELECT 1"}},
 		{"auth-no-credentials", exitAuth, []string{"KALAM_PASSWORD="}, "", []string{"query", "SELECT 1"}},
+		{"auth-live-wrong-password", exitAuth, []string{"KALAM_PASSWORD=wrong-password"}, "", []string{"live", "SELECT * FROM shop.orders"}},
 		{"auth-bad-token", exitAuth, []string{"KALAM_TOKEN=not-a-jwt"}, "", []string{"query", "SELECT 1"}},
 		{"sql-syntax", exitSQL, nil, "", []string{"query", "SELEC 1"}},
 		{"sql-second-statement", exitSQL, nil, "SELECT 1 AS one;\n\nSELECT * FROM shop.missing;\nSELECT 3;\n", []string{"query"}},
