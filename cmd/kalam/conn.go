@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -190,7 +191,11 @@ func (a *app) client() (*kalam.Client, error) {
 // and writes the new ones back. When the refresh token is refused it logs in
 // again if it has a password, else it asks for "kalam login". The password
 // is only ever held in memory.
+//
+// The shell's \live runs a second client on the same provider, so calls
+// are serialized.
 type sessionProvider struct {
+	mu        sync.Mutex
 	user, url string
 	password  auth.Secret
 	cache     *tokenCache
@@ -198,6 +203,8 @@ type sessionProvider struct {
 }
 
 func (p *sessionProvider) Credentials(ctx context.Context, req auth.Request) (auth.Credentials, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if req.Reason == auth.ReasonInitial || (req.Reason == auth.ReasonReconnect && !req.Current.Usable()) {
 		creds, err := auth.FromTokens(p.entry.Access, p.entry.Refresh)
 		if err == nil {
