@@ -227,7 +227,15 @@ func (s *Store) registerFunctions(db *sqlite3.Conn) error {
 
 // fnConvert is kalam_in(conv, column, value).
 func (s *Store) fnConvert(ctx sqlite3.Context, arg ...sqlite3.Value) {
-	v, msg := convertIn(arg[0].Text(), goValue(arg[2]))
+	conv := arg[0].Text()
+	v, msg := convertIn(conv, goValue(arg[2]))
+	if _, numeric := numericConvs[conv]; numeric && msg != "" {
+		// DataFusion's cast error: an execution error that KalamDB shows
+		// only to dba/system callers (INFERRED wording, see numeric.go).
+		s.fnErr = execFail("Arrow error: "+msg, false)
+		ctx.ResultError(s.fnErr)
+		return
+	}
 	if msg != "" {
 		s.fnErr = execFail("Invalid value for column '"+arg[1].Text()+"': "+msg, true)
 		ctx.ResultError(s.fnErr)

@@ -1,0 +1,65 @@
+package store
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/kalamgo/kalam/transport/wire"
+)
+
+// The tests in this file pin behaviours where KalamDB differs from what
+// plain SQLite would do; each names the KalamDB behaviour it reproduces.
+
+// KalamDB casts every written value to the column's type and refuses what
+// the cast cannot take; SQLite's affinity alone would store the text.
+func TestNumericColumnsRejectWhatTheTypeCannotHold(t *testing.T) {
+	s := newStore(t)
+	mustExec(t, s, rootSess, "CREATE TABLE app.nums (id INT PRIMARY KEY, small SMALLINT, n INT, big BIGINT, f FLOAT, d DOUBLE, m DECIMAL(10, 2)) WITH (TYPE = 'USER')")
+	bad := []struct{ sql, msg string }{
+		{"INSERT INTO app.nums (id, n) VALUES (1, 'not_a_number')", "Statement 1 failed: Arrow error: Cast error: Cannot cast string 'not_a_number' to value of Int32 type"},
+		{"INSERT INTO app.nums (id, big) VALUES (1, 'x1')", "Statement 1 failed: Arrow error: Cast error: Cannot cast string 'x1' to value of Int64 type"},
+		{"INSERT INTO app.nums (id, small) VALUES (1, 40000)", "Statement 1 failed: Arrow error: Cast error: Can't cast value 40000 to type Int16"},
+		{"INSERT INTO app.nums (id, n) VALUES (1, 3000000000)", "Statement 1 failed: Arrow error: Cast error: Can't cast value 3000000000 to type Int32"},
+		{"INSERT INTO app.nums (id, d) VALUES (1, 'abc')", "Statement 1 failed: Arrow error: Cast error: Cannot cast string 'abc' to value of Float64 type"},
+		{"INSERT INTO app.nums (id, f) VALUES (1, x'00')", "Statement 1 failed: Arrow error: Cast error: Unsupported CAST from Binary to Float32"},
+		{"INSERT INTO app.nums (id, m) VALUES (1, 'ten')", "Statement 1 failed: Arrow error: Cast error: Cannot cast string 'ten' to value of Decimal128 type"},
+		{"INSERT INTO app.nums (id) VALUES ('one')", "Statement 1 failed: Arrow error: Cast error: Cannot cast string 'one' to value of Int32 type"},
+	}
+	for _, c := range bad {
+		e := execErr(t, s, rootSess, c.sql)
+		if e.Status != http.StatusBadRequest || e.Code != wire.CodeSQLExecutionError || e.Message != c.msg {
+			t.Errorf("%s: got %d %s %q, want 400 %s %q", c.sql, e.Status, e.Code, e.Message, wire.CodeSQLExecutionError, c.msg)
+		}
+		// Like other execution errors, the cast error is generic for
+		// callers below dba.
+		if e := execErr(t, s, aliceSess, c.sql); e.Message != "SQL statement failed" {
+			t.Errorf("%s as a user: message %q, want the generic one", c.sql, e.Message)
+		}
+	}
+	if r := query(t, s, rootSess, "SELECT count(*) FROM app.nums"); rowsJSON(t, r) != `[["0"]]` {
+		t.Fatalf("a refused value left rows behind: %s", rowsJSON(t, r))
+	}
+
+	// Values the casts take: numeric text, reals truncated into integers,
+	// integers widened into reals.
+	mustExec(t, s, rootSess, "INSERT INTO app.nums VALUES ('7', '-3', 2.9, '9007199254740993', 1, '2.5', '1.25')")
+	mustExec(t, s, rootSess, "INSERT INTO app.nums (id, n) VALUES ($1, $2)", "8", "42")
+	r := query(t, s, rootSess, "SELECT id, small, n, big, f, d, m FROM app.nums ORDER BY id")
+	if got, want := rowsJSON(t, r), `[[7,-3,2,"9007199254740993",1,2.5,"1.25"],[8,null,42,null,null,null,null]]`; got != want {
+		t.Fatalf("rows %s, want %s", got, want)
+	}
+
+	// UPDATE is checked the same way, and a refused value changes nothing.
+	e := execErr(t, s, rootSess, "UPDATE app.nums SET n = 'seven' WHERE id = 7")
+	if e.Message != "Statement 1 failed: Arrow error: Cast error: Cannot cast string 'seven' to value of Int32 type" {
+		t.Fatalf("UPDATE: %q", e.Message)
+	}
+	if r := query(t, s, rootSess, "SELECT n FROM app.nums WHERE id = 7"); rowsJSON(t, r) != `[[2]]` {
+		t.Fatalf("after a refused UPDATE: %s", rowsJSON(t, r))
+	}
+	// A DEFAULT literal must fit the column too.
+	e = execErr(t, s, rootSess, "CREATE TABLE app.bad (id INT PRIMARY KEY, n INT DEFAULT 'many') WITH (TYPE = 'USER')")
+	if !contains(e.Message, "invalid DEFAULT for column 'n'") {
+		t.Fatalf("DEFAULT: %q", e.Message)
+	}
+}
