@@ -711,11 +711,16 @@ func isSystemColumn(c string) bool {
 //
 //	UPDATE "ns.t#" AS "t" SET …, "_seq" = kalam_seq()
 //	WHERE "t"."_kalam_owner" = <owner> AND "t"."_deleted" = 0 AND (<where>)
+//	  [AND ("t"."c1" IS NOT <new c1> OR …)]
 func (s *Store) updateSQL(st *execState, p *plan, t *tableDef) (string, *failure) {
 	r := &rewriter{s: s, src: p.src, ns: st.ns, target: t, alias: t.Name}
 	r.scanCTEs(p.toks)
 	alias := quoteIdent(t.Name)
 	var b strings.Builder
+	// changed holds "col IS NOT new value" per assignment: like KalamDB, an
+	// UPDATE that would leave a row as it is writes no new version and is
+	// not counted.
+	var changed []string
 	b.WriteString("UPDATE " + t.phys + " AS " + alias + " SET ")
 	if p.kind == pDelete {
 		b.WriteString(quoteIdent(deletedCol) + " = 1")
@@ -740,7 +745,9 @@ func (s *Store) updateSQL(st *execState, p *plan, t *tableDef) (string, *failure
 			if k > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(quoteIdent(t.Cols[i].Name) + " = " + convExpr(t.Cols[i], "("+e+")"))
+			val := convExpr(t.Cols[i], "("+e+")")
+			b.WriteString(quoteIdent(t.Cols[i].Name) + " = " + val)
+			changed = append(changed, alias+"."+quoteIdent(t.Cols[i].Name)+" IS NOT "+val)
 		}
 	}
 	b.WriteString(", " + quoteIdent(seqCol) + " = kalam_seq() WHERE " + alias + "." + quoteIdent(ownerCol) +
@@ -751,6 +758,9 @@ func (s *Store) updateSQL(st *execState, p *plan, t *tableDef) (string, *failure
 			return "", f
 		}
 		b.WriteString(" AND (" + w + ")")
+	}
+	if len(changed) > 0 {
+		b.WriteString(" AND (" + strings.Join(changed, " OR ") + ")")
 	}
 	for _, ref := range r.refs {
 		if ref != t {

@@ -63,3 +63,42 @@ func TestNumericColumnsRejectWhatTheTypeCannotHold(t *testing.T) {
 		t.Fatalf("DEFAULT: %q", e.Message)
 	}
 }
+
+// KalamDB skips rows an UPDATE would leave unchanged: no new version, no
+// change event, and they are not counted.
+func TestUpdateToTheSameValuesChangesNothing(t *testing.T) {
+	s := newStore(t)
+	mustExec(t, s, rootSess, "CREATE TABLE app.items (id BIGINT PRIMARY KEY, name TEXT, qty INT, ok BOOLEAN) WITH (TYPE = 'USER')")
+	mustExec(t, s, aliceSess, "INSERT INTO items VALUES (1, 'a', 5, true), (2, 'b', 6, false), (3, NULL, 7, NULL)")
+	before := query(t, s, aliceSess, "SELECT id, _seq FROM items ORDER BY id")
+	c := watch(t, s)
+	for _, q := range []string{
+		"UPDATE items SET name = 'a' WHERE id = 1",
+		"UPDATE items SET qty = '5', ok = 'true' WHERE id = 1",
+		"UPDATE items SET name = NULL WHERE id = 3",
+		"UPDATE items SET qty = $1 WHERE id = 2",
+	} {
+		var params []any
+		if contains(q, "$1") {
+			params = []any{int64(6)}
+		}
+		r := mustExec(t, s, aliceSess, q, params...)
+		if got := r.Results[0]; got.RowCount != 0 || got.Message != "Updated 0 row(s)" {
+			t.Errorf("%s: row_count %d %q, want 0", q, got.RowCount, got.Message)
+		}
+	}
+	if got := c.drain(); len(got) != 0 {
+		t.Errorf("no-op updates sent %d changes", len(got))
+	}
+	if after := query(t, s, aliceSess, "SELECT id, _seq FROM items ORDER BY id"); rowsJSON(t, after) != rowsJSON(t, before) {
+		t.Errorf("no-op updates wrote new versions: %s → %s", rowsJSON(t, before), rowsJSON(t, after))
+	}
+	// Only the rows that really change count.
+	r := mustExec(t, s, aliceSess, "UPDATE items SET qty = 6")
+	if got := r.Results[0].RowCount; got != 2 {
+		t.Errorf("UPDATE qty = 6 over 5, 6, 7: row_count %d, want 2", got)
+	}
+	if got := c.drain(); len(got) != 2 {
+		t.Errorf("%d changes, want 2", len(got))
+	}
+}
