@@ -1,8 +1,11 @@
 package store
 
 import (
+	"encoding/json"
 	"net/http"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/kalamgo/kalam/transport/wire"
 )
@@ -100,5 +103,39 @@ func TestUpdateToTheSameValuesChangesNothing(t *testing.T) {
 	}
 	if got := c.drain(); len(got) != 2 {
 		t.Errorf("%d changes, want 2", len(got))
+	}
+}
+
+// KalamDB rewrites AUTO_INCREMENT to DEFAULT SNOWFLAKE_ID().
+func TestAutoIncrementBecomesASnowflakeDefault(t *testing.T) {
+	s := newStore(t)
+	mustExec(t, s, rootSess, "CREATE TABLE app.posts (id BIGINT AUTO_INCREMENT PRIMARY KEY, body TEXT) WITH (TYPE = 'USER')")
+	mustExec(t, s, rootSess, "CREATE TABLE app.notes (id BIGINT PRIMARY KEY auto_increment, body TEXT) WITH (TYPE = 'USER')")
+	for _, tbl := range []string{"posts", "notes"} {
+		mustExec(t, s, aliceSess, "INSERT INTO "+tbl+" (body) VALUES ('a'), ('b')")
+		r := query(t, s, aliceSess, "SELECT id, _seq FROM "+tbl+" ORDER BY id")
+		if len(r.Rows) != 2 {
+			t.Fatalf("%s: %s", tbl, rowsJSON(t, r))
+		}
+		var ids [2]wire.SeqID
+		for i, row := range r.Rows {
+			var txt string
+			if err := json.Unmarshal(row[0], &txt); err != nil {
+				t.Fatalf("%s: id cell %s is not a BigInt string", tbl, row[0])
+			}
+			n, err := strconv.ParseInt(txt, 10, 64)
+			if err != nil {
+				t.Fatalf("%s: id %q", tbl, txt)
+			}
+			ids[i] = wire.SeqID(n)
+		}
+		// Snowflakes: distinct, increasing, and stamped with the present.
+		if ids[0] >= ids[1] || time.Since(time.UnixMilli(ids[0].UnixMillis())) > time.Minute {
+			t.Errorf("%s: ids %d, %d are not fresh Snowflakes", tbl, ids[0], ids[1])
+		}
+	}
+	e := execErr(t, s, rootSess, "CREATE TABLE app.both (id BIGINT AUTO_INCREMENT DEFAULT 1 PRIMARY KEY) WITH (TYPE = 'USER')")
+	if e.Code != wire.CodeInvalidSQL {
+		t.Errorf("AUTO_INCREMENT with DEFAULT: %s %q", e.Code, e.Message)
 	}
 }

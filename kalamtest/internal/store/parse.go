@@ -516,13 +516,24 @@ func parseTableElement(p *parser, pl *plan) *failure {
 		case p.accept("UNIQUE"):
 			c.unique = true
 		case p.accept("DEFAULT"):
+			if len(c.def) > 0 {
+				return invalidSQL("SQL parse error: column '" + c.name + "' has more than one DEFAULT")
+			}
 			c.def = p.until(func(t token) bool {
 				return t.isPunct(",") || t.isPunct(")") || t.is("PRIMARY") || t.is("NOT") ||
-					t.is("UNIQUE") || t.is("DEFAULT") || t.is("CONSTRAINT")
+					t.is("UNIQUE") || t.is("DEFAULT") || t.is("CONSTRAINT") || t.is("AUTO_INCREMENT")
 			})
 			if len(c.def) == 0 {
 				return p.fail("a DEFAULT value")
 			}
+		case p.peek().is("AUTO_INCREMENT"):
+			// KalamDB rewrites MySQL's AUTO_INCREMENT to DEFAULT
+			// SNOWFLAKE_ID(), whatever the column's type.
+			if len(c.def) > 0 {
+				return invalidSQL("SQL parse error: column '" + c.name + "' has more than one DEFAULT")
+			}
+			t := p.next()
+			c.def = []token{{kind: tkWord, pos: t.pos, end: t.end, text: "SNOWFLAKE_ID"}}
 		default:
 			pl.cols = append(pl.cols, c)
 			return nil
