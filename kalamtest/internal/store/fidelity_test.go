@@ -139,3 +139,39 @@ func TestAutoIncrementBecomesASnowflakeDefault(t *testing.T) {
 		t.Errorf("AUTO_INCREMENT with DEFAULT: %s %q", e.Code, e.Message)
 	}
 }
+
+// KalamDB checks each statement's role permission before it runs any of
+// them: a batch with one forbidden statement changes nothing.
+func TestBatchWithAForbiddenStatementChangesNothing(t *testing.T) {
+	s := newStore(t)
+	mustExec(t, s, rootSess, "CREATE TABLE app.notes (id BIGINT PRIMARY KEY, body TEXT) WITH (TYPE = 'USER')")
+	cases := []struct{ sql, msg string }{
+		{"INSERT INTO notes VALUES (1, 'a'); CREATE NAMESPACE mine", "Admin privileges (DBA or System role) required for namespace operations"},
+		{"INSERT INTO notes VALUES (1, 'a'); DROP NAMESPACE app", "Admin privileges (DBA or System role) required for namespace operations"},
+		{"INSERT INTO notes VALUES (1, 'a'); CREATE USER eve WITH PASSWORD 'pw-123456' ROLE dba", "Admin privileges (DBA or System role) required for user management"},
+		{"INSERT INTO notes VALUES (1, 'a'); SELECT 1; DROP USER bob", "Admin privileges (DBA or System role) required for user management"},
+		{"INSERT INTO notes VALUES (1, 'a'); EXECUTE AS USER alice (CREATE NAMESPACE mine)", "Admin privileges (DBA or System role) required for namespace operations"},
+	}
+	c := watch(t, s)
+	for _, tc := range cases {
+		e := execErr(t, s, aliceSess, tc.sql)
+		if e.Status != http.StatusForbidden || e.Code != wire.CodePermissionDenied || e.Message != tc.msg {
+			t.Errorf("%s: got %d %s %q, want 403 %s %q", tc.sql, e.Status, e.Code, e.Message, wire.CodePermissionDenied, tc.msg)
+		}
+	}
+	if r := query(t, s, aliceSess, "SELECT count(*) FROM notes"); rowsJSON(t, r) != `[["0"]]` {
+		t.Errorf("statement 1 of a refused batch ran: %s", rowsJSON(t, r))
+	}
+	if got := c.drain(); len(got) != 0 {
+		t.Errorf("a refused batch sent %d changes", len(got))
+	}
+	if _, ok := s.LookupUser("eve"); ok {
+		t.Error("a refused batch created a user")
+	}
+	// A service account is refused the same way; dba runs the batch.
+	svc := Session{User: "svc", Role: "service", Namespace: "app"}
+	if e := execErr(t, s, svc, cases[0].sql); e.Code != wire.CodePermissionDenied {
+		t.Errorf("service: %s %q", e.Code, e.Message)
+	}
+	mustExec(t, s, Session{User: "dan", Role: "dba", Namespace: "app"}, cases[0].sql)
+}
