@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -272,10 +273,48 @@ var metaDDL = []string{
 		table_type TEXT NOT NULL, access_level TEXT, def TEXT NOT NULL, created_at INTEGER NOT NULL,
 		PRIMARY KEY (namespace_id, table_name))`,
 	`CREATE TABLE IF NOT EXISTS _kalam_users (user_id TEXT PRIMARY KEY, password_hash TEXT NOT NULL DEFAULT '',
-		role TEXT NOT NULL, email TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, deleted_at INTEGER)`,
-	`CREATE VIEW IF NOT EXISTS "system.users" AS SELECT user_id, role, email, created_at, updated_at, deleted_at FROM _kalam_users`,
+		role TEXT NOT NULL, email TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, deleted_at INTEGER,
+		auth_type TEXT NOT NULL DEFAULT 'password', auth_data TEXT)`,
 	`CREATE VIEW IF NOT EXISTS "system.namespaces" AS SELECT namespace_id, created_at FROM _kalam_namespaces`,
 	`CREATE VIEW IF NOT EXISTS "system.tables" AS SELECT namespace_id, table_name, table_type, access_level, created_at FROM _kalam_tables`,
+}
+
+// migrations bring a store file written by an older kalamtest up to date;
+// each runs when its check query returns 0. The system views are created
+// afresh at every open, so their columns always match systemTables.
+var migrations = []struct{ check, apply string }{
+	{`SELECT count(*) FROM pragma_table_info('_kalam_users') WHERE name = 'auth_type'`,
+		`ALTER TABLE _kalam_users ADD COLUMN auth_type TEXT NOT NULL DEFAULT 'password'`},
+	{`SELECT count(*) FROM pragma_table_info('_kalam_users') WHERE name = 'auth_data'`,
+		`ALTER TABLE _kalam_users ADD COLUMN auth_data TEXT`},
+}
+
+// viewDDL (re)creates the system views over the bookkeeping tables.
+var viewDDL = []string{
+	`DROP VIEW IF EXISTS "system.users"`,
+	`CREATE VIEW "system.users" AS SELECT user_id, role, email, auth_type, auth_data, created_at, updated_at, deleted_at FROM _kalam_users`,
+}
+
+// migrate applies migrations and viewDDL. Caller holds mu (or is Open).
+func (s *Store) migrate() error {
+	for _, m := range migrations {
+		n, err := s.queryInt(m.check)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			if err := s.db.Exec(m.apply); err != nil {
+				return errors.New(sqliteMessage(err))
+			}
+		}
+	}
+	for _, q := range viewDDL {
+		if err := s.db.Exec(q); err != nil {
+			return errors.New(sqliteMessage(err))
+		}
+	}
+	s.dropStmts()
+	return nil
 }
 
 // systemTables are the read-only system views, keyed by "system.<name>".
@@ -293,6 +332,8 @@ var systemTables = func() map[string]*tableDef {
 			column{Name: "user_id", Type: text, PK: true},
 			column{Name: "role", Type: text, NotNull: true},
 			column{Name: "email", Type: text},
+			column{Name: "auth_type", Type: text, NotNull: true},
+			column{Name: "auth_data", Type: colType{kind: kJSON}},
 			column{Name: "created_at", Type: ts, NotNull: true},
 			column{Name: "updated_at", Type: ts, NotNull: true},
 			column{Name: "deleted_at", Type: ts}),

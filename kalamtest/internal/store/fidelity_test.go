@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -174,4 +175,89 @@ func TestBatchWithAForbiddenStatementChangesNothing(t *testing.T) {
 		t.Errorf("service: %s %q", e.Code, e.Message)
 	}
 	mustExec(t, s, Session{User: "dan", Role: "dba", Namespace: "app"}, cases[0].sql)
+}
+
+// system.users has KalamDB's auth_type and auth_data; CREATE USER takes
+// KalamDB's role aliases and WITH OAUTH '{json}'.
+func TestUserAuthTypesAndRoleAliases(t *testing.T) {
+	s := newStore(t)
+	for _, q := range []string{
+		"CREATE USER dev WITH PASSWORD 'pw-123456' ROLE developer",
+		"CREATE USER ann WITH PASSWORD 'pw-123456' ROLE analyst",
+		"CREATE USER vic WITH PASSWORD 'pw-123456' ROLE viewer",
+		"CREATE USER ro WITH PASSWORD 'pw-123456' ROLE readonly",
+		"CREATE USER adm WITH PASSWORD 'pw-123456' ROLE Admin",
+		`CREATE USER 'gh' WITH OAUTH '{"provider":"https://github.com/login/oauth","subject":"12345"}' ROLE user EMAIL 'gh@example.com'`,
+		`CREATE USER kc WITH OAUTH '{"provider":"https://id.example.com/realms/main","subject":"u-1"}' ROLE service`,
+		"CREATE USER bot WITH INTERNAL ROLE service",
+	} {
+		mustExec(t, s, rootSess, q)
+	}
+	mustExec(t, s, rootSess, "ALTER USER vic SET ROLE developer")
+	r := query(t, s, rootSess, "SELECT user_id, role, auth_type, auth_data FROM system.users WHERE user_id <> 'root' ORDER BY user_id")
+	want := `[["adm","dba","password",null],["ann","service","password",null],["bot","service","internal",null],` +
+		`["dev","service","password",null],` +
+		`["gh","user","oauth","{\"provider_type\":\"github\",\"issuer\":\"https://github.com/login/oauth\",\"subject\":\"12345\"}"],` +
+		`["kc","service","oauth","{\"provider_type\":\"keycloak\",\"issuer\":\"https://id.example.com/realms/main\",\"subject\":\"u-1\"}"],` +
+		`["ro","user","password",null],["vic","service","password",null]]`
+	if got := rowsJSON(t, r); got != want {
+		t.Errorf("system.users\n got %s\nwant %s", got, want)
+	}
+	if got := toJSON(t, r.Schema[2:]); got != `[{"name":"auth_type","data_type":"Text","index":2,"flags":["nn"]},{"name":"auth_data","data_type":"Json","index":3}]` {
+		t.Errorf("schema %s", got)
+	}
+	if u, ok := s.LookupUser("gh"); !ok || u.AuthType != "oauth" {
+		t.Errorf("LookupUser(gh) = %+v", u)
+	}
+	// OAuth and internal users have no password to log in with.
+	for _, id := range []string{"gh", "bot"} {
+		if _, err := s.Authenticate(id, ""); err == nil {
+			t.Errorf("%s logged in without a password", id)
+		}
+	}
+	bad := []struct{ sql, msg string }{
+		{"CREATE USER o1 WITH OAUTH ROLE user", "Statement 1 failed: Invalid operation: OAuth user requires JSON payload with provider and subject"},
+		{"CREATE USER o2 WITH OAUTH 'not json' ROLE user", "Statement 1 failed: Invalid operation: Invalid OAuth JSON"},
+		{`CREATE USER o3 WITH OAUTH '{"subject":"s"}' ROLE user`, "Statement 1 failed: Invalid operation: OAuth user requires 'provider' field"},
+		{`CREATE USER o4 WITH OAUTH '{"provider":"p","subject":7}' ROLE user`, "Statement 1 failed: Invalid operation: OAuth user requires 'subject' field"},
+		{"CREATE USER o5 WITH PASSWORD 'pw-123456' ROLE wizard", "Statement 1 failed: Invalid operation: invalid role 'wizard' (user, service, dba or system)"},
+	}
+	for _, c := range bad {
+		if e := execErr(t, s, rootSess, c.sql); e.Message != c.msg {
+			t.Errorf("%s: %q, want %q", c.sql, e.Message, c.msg)
+		}
+	}
+}
+
+// A store file written before auth_type existed opens, and its users read
+// as password users.
+func TestUsersOfAnOlderStoreFileGetAnAuthType(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	s, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, s, rootSess, "CREATE USER carol WITH PASSWORD 'pw-123456' ROLE user")
+	// Take the store back to the old layout.
+	for _, q := range []string{`DROP VIEW "system.users"`, `ALTER TABLE _kalam_users DROP COLUMN auth_data`,
+		`ALTER TABLE _kalam_users DROP COLUMN auth_type`} {
+		if err := s.db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := query(t, s, rootSess, "SELECT user_id, auth_type FROM system.users ORDER BY user_id")
+	if got := rowsJSON(t, r); got != `[["carol","password"],["root","password"]]` {
+		t.Errorf("after migration: %s", got)
+	}
+	if _, err := s.Authenticate("carol", "pw-123456"); err != nil {
+		t.Errorf("carol cannot log in after migration: %v", err)
+	}
 }

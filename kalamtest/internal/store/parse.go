@@ -79,6 +79,9 @@ type plan struct {
 	role, email string
 	hasEmail    bool
 	alterWhat   string
+	authType    string // CREATE USER: authPassword, authOAuth or authInternal
+	oauth       string // WITH OAUTH '{json}'
+	hasOAuth    bool
 
 	// DML
 	insCols []string
@@ -657,8 +660,15 @@ func parseCreateUser(p *parser, pl *plan) *failure {
 			return userSyntax("CREATE USER")
 		}
 		pw := t.text
-		pl.password = &pw
-	case p.accept("OAUTH"), p.accept("INTERNAL"):
+		pl.password, pl.authType = &pw, authPassword
+	case p.accept("OAUTH"):
+		// An optional JSON payload naming the provider and the subject.
+		pl.authType = authOAuth
+		if p.peek().kind == tkString {
+			pl.oauth, pl.hasOAuth = p.next().text, true
+		}
+	case p.accept("INTERNAL"):
+		pl.authType = authInternal
 	default:
 		return userSyntax("CREATE USER")
 	}
@@ -669,7 +679,7 @@ func parseCreateUser(p *parser, pl *plan) *failure {
 			if f != nil {
 				return userSyntax("CREATE USER")
 			}
-			pl.role = strings.ToLower(r)
+			pl.role = canonicalRole(r)
 		case p.accept("EMAIL"):
 			t := p.next()
 			if t.kind != tkString {
@@ -710,7 +720,7 @@ func parseAlterUser(p *parser, pl *plan) *failure {
 		if f != nil {
 			return userSyntax("ALTER USER")
 		}
-		pl.role, pl.alterWhat = strings.ToLower(r), "role"
+		pl.role, pl.alterWhat = canonicalRole(r), "role"
 	case p.accept("EMAIL"):
 		t := p.next()
 		if t.kind != tkString {

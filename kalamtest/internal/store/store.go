@@ -119,6 +119,9 @@ func (s *Store) init(onDisk bool) error {
 			return errors.New(sqliteMessage(err))
 		}
 	}
+	if err := s.migrate(); err != nil {
+		return err
+	}
 	if err := s.loadCatalog(); err != nil {
 		return err
 	}
