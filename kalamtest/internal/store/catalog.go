@@ -308,7 +308,7 @@ func (s *Store) migrate() error {
 			}
 		}
 	}
-	for _, q := range viewDDL {
+	for _, q := range append(viewDDL, virtualDDL()...) {
 		if err := s.db.Exec(q); err != nil {
 			return errors.New(sqliteMessage(err))
 		}
@@ -337,6 +337,36 @@ var systemTables = func() map[string]*tableDef {
 			column{Name: "created_at", Type: ts, NotNull: true},
 			column{Name: "updated_at", Type: ts, NotNull: true},
 			column{Name: "deleted_at", Type: ts}),
+		mk("schemas", "_kalam_v_schemas",
+			column{Name: "table_id", Type: text, PK: true},
+			column{Name: "table_name", Type: text, NotNull: true},
+			column{Name: "namespace_id", Type: text, NotNull: true},
+			column{Name: "table_type", Type: text, NotNull: true},
+			column{Name: "created_at", Type: ts, NotNull: true},
+			column{Name: "schema_version", Type: colType{kind: kInt}, NotNull: true},
+			column{Name: "columns", Type: colType{kind: kJSON}, NotNull: true},
+			column{Name: "table_comment", Type: text},
+			column{Name: "updated_at", Type: ts, NotNull: true},
+			column{Name: "options", Type: colType{kind: kJSON}},
+			column{Name: "access_level", Type: text},
+			column{Name: "is_latest", Type: colType{kind: kBoolean}, NotNull: true},
+			column{Name: "storage_id", Type: text},
+			column{Name: "use_user_storage", Type: colType{kind: kBoolean}}),
+		mk("live", "_kalam_v_live",
+			column{Name: "live_id", Type: text, PK: true},
+			column{Name: "connection_id", Type: text, NotNull: true},
+			column{Name: "subscription_id", Type: text, NotNull: true},
+			column{Name: "namespace_id", Type: text, NotNull: true},
+			column{Name: "table_name", Type: text, NotNull: true},
+			column{Name: "user_id", Type: text, NotNull: true},
+			column{Name: "query", Type: text, NotNull: true},
+			column{Name: "options", Type: colType{kind: kJSON}},
+			column{Name: "status", Type: text, NotNull: true},
+			column{Name: "created_at", Type: ts, NotNull: true},
+			column{Name: "last_update", Type: ts, NotNull: true},
+			column{Name: "changes", Type: colType{kind: kBigInt}, NotNull: true},
+			column{Name: "node_id", Type: colType{kind: kBigInt}, NotNull: true},
+			column{Name: "last_ping_at", Type: ts, NotNull: true}),
 		mk("namespaces", "_kalam_namespaces",
 			column{Name: "namespace_id", Type: text, PK: true},
 			column{Name: "created_at", Type: ts, NotNull: true}),

@@ -455,6 +455,9 @@ func (s *Store) runSelect(st *execState, p *plan) (wire.QueryResult, *failure) {
 	if f := paramCount(r, st.args); f != nil {
 		return wire.QueryResult{}, f
 	}
+	if f := s.refreshVirtual(r.refs); f != nil {
+		return wire.QueryResult{}, f
+	}
 	return s.query(q, st.args, st.ns)
 }
 
@@ -702,6 +705,9 @@ func (s *Store) insertSQL(st *execState, p *plan, t *tableDef) (string, *failure
 	if f := paramCount(r, st.args); f != nil {
 		return "", f
 	}
+	if f := s.refreshVirtual(r.refs); f != nil {
+		return "", f
+	}
 	var b strings.Builder
 	b.WriteString(`WITH "_kalam_src"(`)
 	for k := range idx {
@@ -800,6 +806,9 @@ func (s *Store) updateSQL(st *execState, p *plan, t *tableDef) (string, *failure
 		}
 	}
 	if f := paramCount(r, st.args); f != nil {
+		return "", f
+	}
+	if f := s.refreshVirtual(r.refs); f != nil {
 		return "", f
 	}
 	return b.String(), nil

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -259,5 +260,99 @@ func TestUsersOfAnOlderStoreFileGetAnAuthType(t *testing.T) {
 	}
 	if _, err := s.Authenticate("carol", "pw-123456"); err != nil {
 		t.Errorf("carol cannot log in after migration: %v", err)
+	}
+}
+
+// system.schemas lists every table with KalamDB's columns.
+func TestSystemSchemas(t *testing.T) {
+	s := newStore(t)
+	mustExec(t, s, rootSess, "CREATE TABLE app.notes (id BIGINT PRIMARY KEY DEFAULT SNOWFLAKE_ID(), body TEXT NOT NULL DEFAULT 'x', n INT DEFAULT 3) WITH (TYPE = 'USER')")
+	mustExec(t, s, rootSess, "CREATE TABLE app.cfg (k TEXT PRIMARY KEY, v JSON) WITH (ACCESS_LEVEL = 'PUBLIC')")
+	mustExec(t, s, rootSess, "CREATE STREAM TABLE app.events (body TEXT) WITH (TTL_SECONDS = 30)")
+	r := query(t, s, rootSess, "SELECT * FROM system.schemas ORDER BY table_id")
+	var names []string
+	for _, f := range r.Schema {
+		names = append(names, f.Name)
+	}
+	if got := strings.Join(names, ","); got != "table_id,table_name,namespace_id,table_type,created_at,schema_version,columns,"+
+		"table_comment,updated_at,options,access_level,is_latest,storage_id,use_user_storage" {
+		t.Fatalf("columns %s", got)
+	}
+	if got := toJSON(t, r.Schema[4:6]); got != `[{"name":"created_at","data_type":"Timestamp","index":4,"flags":["nn"]},{"name":"schema_version","data_type":"Int","index":5,"flags":["nn"]}]` {
+		t.Errorf("schema %s", got)
+	}
+	if len(r.Rows) != 3 {
+		t.Fatalf("rows %s", rowsJSON(t, r))
+	}
+	cell := func(row, col int) string { return string(r.Rows[row][col]) }
+	if got := cell(0, 0) + cell(1, 0) + cell(2, 0); got != `"app:cfg""app:events""app:notes"` {
+		t.Errorf("table_id %s", got)
+	}
+	if got := cell(0, 3) + cell(1, 3) + cell(2, 3); got != `"shared""stream""user"` {
+		t.Errorf("table_type %s", got)
+	}
+	if got := cell(0, 10) + cell(1, 10) + cell(2, 10); got != `"public"nullnull` {
+		t.Errorf("access_level %s", got)
+	}
+	if got := cell(2, 5) + cell(2, 11) + cell(2, 12) + cell(2, 13); got != `1true"local"false` {
+		t.Errorf("schema_version, is_latest, storage_id, use_user_storage: %s", got)
+	}
+	var cols []struct {
+		Name     string          `json:"column_name"`
+		DataType json.RawMessage `json:"data_type"`
+		Default  json.RawMessage `json:"default_value"`
+		Ordinal  int             `json:"ordinal_position"`
+		Nullable bool            `json:"is_nullable"`
+		PK       bool            `json:"is_primary_key"`
+	}
+	var colsText string
+	if err := json.Unmarshal(r.Rows[2][6], &colsText); err != nil {
+		t.Fatalf("columns cell %s: %v", r.Rows[2][6], err)
+	}
+	if err := json.Unmarshal([]byte(colsText), &cols); err != nil {
+		t.Fatalf("columns %s: %v", colsText, err)
+	}
+	if got := toJSON(t, cols); got != `[{"column_name":"id","data_type":"BigInt","default_value":{"FunctionCall":{"args":[],"name":"SNOWFLAKE_ID"}},"ordinal_position":1,"is_nullable":false,"is_primary_key":true},`+
+		`{"column_name":"body","data_type":"Text","default_value":{"Literal":"x"},"ordinal_position":2,"is_nullable":false,"is_primary_key":false},`+
+		`{"column_name":"n","data_type":"Int","default_value":{"Literal":3},"ordinal_position":3,"is_nullable":true,"is_primary_key":false}]` {
+		t.Errorf("columns %s", got)
+	}
+	if !contains(cell(1, 9), `\"ttl_seconds\":30`) {
+		t.Errorf("stream options %s", cell(1, 9))
+	}
+	// A table dropped is gone at the next read; users may not read it.
+	mustExec(t, s, rootSess, "DROP TABLE app.cfg")
+	if r := query(t, s, rootSess, "SELECT table_id FROM system.schemas WHERE namespace_id = 'app' ORDER BY 1"); rowsJSON(t, r) != `[["app:events"],["app:notes"]]` {
+		t.Errorf("after DROP: %s", rowsJSON(t, r))
+	}
+	if e := execErr(t, s, aliceSess, "SELECT * FROM system.schemas"); e.Code != wire.CodePermissionDenied {
+		t.Errorf("as a user: %s %q", e.Code, e.Message)
+	}
+}
+
+// system.live lists the subscriptions the server reports.
+func TestSystemLive(t *testing.T) {
+	s := newStore(t)
+	r := query(t, s, rootSess, "SELECT * FROM system.live")
+	if len(r.Rows) != 0 || len(r.Schema) != 14 {
+		t.Fatalf("without a source: %d columns, rows %s", len(r.Schema), rowsJSON(t, r))
+	}
+	at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	var live []LiveInfo
+	s.SetLiveSource(func() []LiveInfo { return live })
+	live = []LiveInfo{{ConnectionID: "7", SubscriptionID: "s1", Table: "app.notes", UserID: "alice",
+		Query: "SELECT * FROM app.notes", Options: `{"batch_size":10}`, CreatedAt: at, LastUpdate: at.Add(time.Second),
+		LastPingAt: at.Add(2 * time.Second), Changes: 4}}
+	r = query(t, s, rootSess, "SELECT * FROM system.live")
+	want := `[["alice-7-s1","7","s1","app","notes","alice","SELECT * FROM app.notes","{\"batch_size\":10}","active",` +
+		strconv.FormatInt(at.UnixMicro(), 10) + `,` + strconv.FormatInt(at.Add(time.Second).UnixMicro(), 10) + `,"4","1",` +
+		strconv.FormatInt(at.Add(2*time.Second).UnixMicro(), 10) + `]]`
+	if got := rowsJSON(t, r); got != want {
+		t.Errorf("rows\n got %s\nwant %s", got, want)
+	}
+	// Read afresh by every statement.
+	live = nil
+	if r := query(t, s, rootSess, "SELECT count(*) FROM system.live"); rowsJSON(t, r) != `[["0"]]` {
+		t.Errorf("after the subscription ended: %s", rowsJSON(t, r))
 	}
 }

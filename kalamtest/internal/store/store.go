@@ -60,8 +60,9 @@ type Store struct {
 	watchMu   sync.Mutex
 	watchers  atomic.Pointer[[]*watcher]
 
-	evalPool chan *evalConn
-	closed   atomic.Bool
+	evalPool   chan *evalConn
+	closed     atomic.Bool
+	liveSource atomic.Pointer[func() []LiveInfo] // see SetLiveSource
 }
 
 const (
