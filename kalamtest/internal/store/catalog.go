@@ -3,10 +3,12 @@ package store
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 
 	"github.com/kalamgo/kalam/transport/wire"
+	"github.com/ncruces/go-sqlite3"
 )
 
 // tableKind is a KalamDB table type.
@@ -75,7 +77,7 @@ type tableDef struct {
 	NS, Name string
 	Kind     tableKind
 	Access   string // SHARED only
-	TTL      int64  // STREAM only (recorded, not enforced)
+	TTL      int64  // STREAM only, seconds (see ttlFilter)
 	Cols     []column
 
 	full   string         // "ns.t"
@@ -138,6 +140,18 @@ func deletedField(idx int) wire.SchemaField {
 	return wire.SchemaField{Name: deletedCol, DataType: wire.DataType{Name: wire.TypeBoolean}, Index: idx, Flags: []string{"nn"}}
 }
 
+// ttlFilter is the condition, " AND …" or "", that hides the rows of a
+// STREAM table older than its TTL: a row's age is that of its _seq, whose
+// Snowflake carries the time of its last write. Expired rows are also
+// deleted (see Store.evictExpired); the filter makes them vanish on time
+// in between.
+func (t *tableDef) ttlFilter() string {
+	if t.Kind != tableStream || t.TTL <= 0 {
+		return ""
+	}
+	return " AND " + quoteIdent(seqCol) + " >= kalam_ttl_floor(" + strconv.FormatInt(t.TTL, 10) + ")"
+}
+
 // ownerExpr is the SQL expression for the owner of rows the caller sees.
 func (t *tableDef) ownerExpr() string {
 	if t.Kind.perUser() {
@@ -180,14 +194,7 @@ func (t *tableDef) ddl() []string {
 		}
 	}
 
-	b.Reset()
-	b.WriteString("CREATE VIEW " + t.view + " AS SELECT ")
-	for _, c := range t.Cols {
-		b.WriteString(quoteIdent(c.Name) + ", ")
-	}
-	b.WriteString(quoteIdent(seqCol) + ", " + quoteIdent(deletedCol) + " FROM " + t.phys +
-		" WHERE " + quoteIdent(ownerCol) + " = " + t.ownerExpr() + " AND " + quoteIdent(deletedCol) + " = 0")
-	stmts = append(stmts, b.String())
+	stmts = append(stmts, t.viewDDL())
 
 	lit := quoteString(t.full)
 	if len(t.pk) > 0 {
@@ -216,6 +223,18 @@ func (t *tableDef) ddl() []string {
 			", NEW."+seq+", OLD."+seq+newVals.String()+oldVals.String()+"); END",
 	)
 	return stmts
+}
+
+// viewDDL creates the view of the caller's live rows of t.
+func (t *tableDef) viewDDL() string {
+	var b strings.Builder
+	b.WriteString("CREATE VIEW " + t.view + " AS SELECT ")
+	for _, c := range t.Cols {
+		b.WriteString(quoteIdent(c.Name) + ", ")
+	}
+	b.WriteString(quoteIdent(seqCol) + ", " + quoteIdent(deletedCol) + " FROM " + t.phys +
+		" WHERE " + quoteIdent(ownerCol) + " = " + t.ownerExpr() + " AND " + quoteIdent(deletedCol) + " = 0" + t.ttlFilter())
+	return b.String()
 }
 
 // dropDDL returns the statements that remove t's storage (its indexes and
@@ -315,6 +334,47 @@ func (s *Store) migrate() error {
 	}
 	s.dropStmts()
 	return nil
+}
+
+// upgradeViews recreates the view of every table, so that a store file
+// written by an older kalamtest gets the current view definitions (such as
+// the TTL filter of STREAM tables). Caller holds mu (or is Open).
+func (s *Store) upgradeViews() error {
+	var stmts []string
+	for _, t := range s.tables {
+		stmts = append(stmts, "DROP VIEW IF EXISTS "+t.view, t.viewDDL())
+	}
+	if len(stmts) == 0 {
+		return nil
+	}
+	return s.ddl(stmts)
+}
+
+// evictExpired deletes the rows of the STREAM tables among refs that are
+// older than their TTL. Eviction is silent, as in KalamDB: subscribers get
+// no delete event. Caller holds mu.
+func (s *Store) evictExpired(refs ...*tableDef) *failure {
+	for _, t := range refs {
+		if t.ttlFilter() == "" {
+			continue
+		}
+		q := "DELETE FROM " + t.phys + " WHERE " + quoteIdent(seqCol) + " < kalam_ttl_floor(" + strconv.FormatInt(t.TTL, 10) + ")"
+		if err := s.execArgs(q); err != nil {
+			return execFail("evicting expired rows of "+t.full+": "+err.Error(), false)
+		}
+	}
+	return nil
+}
+
+// ttlFloor is kalam_ttl_floor(seconds): the smallest _seq a row written
+// no more than seconds ago can have.
+func (s *Store) ttlFloor(ctx sqlite3.Context, arg ...sqlite3.Value) {
+	ms := s.now().UnixMilli() - arg[0].Int64()*1000
+	if ms < wire.SeqEpochMillis {
+		ctx.ResultInt64(math.MinInt64)
+		return
+	}
+	ctx.ResultInt64(int64(wire.MakeSeqID(ms, 0, 0)))
 }
 
 // systemTables are the read-only system views, keyed by "system.<name>".

@@ -458,6 +458,9 @@ func (s *Store) runSelect(st *execState, p *plan) (wire.QueryResult, *failure) {
 	if f := s.refreshVirtual(r.refs); f != nil {
 		return wire.QueryResult{}, f
 	}
+	if f := s.evictExpired(r.refs...); f != nil {
+		return wire.QueryResult{}, f
+	}
 	return s.query(q, st.args, st.ns)
 }
 
@@ -634,6 +637,9 @@ func (s *Store) runDML(st *execState, p *plan) (int64, *failure) {
 		q, f = s.updateSQL(st, p, t)
 	}
 	if f != nil {
+		return 0, f
+	}
+	if f := s.evictExpired(t); f != nil {
 		return 0, f
 	}
 	stmt, err := s.prepare(q)

@@ -2,10 +2,12 @@ package store
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -354,5 +356,63 @@ func TestSystemLive(t *testing.T) {
 	live = nil
 	if r := query(t, s, rootSess, "SELECT count(*) FROM system.live"); rowsJSON(t, r) != `[["0"]]` {
 		t.Errorf("after the subscription ended: %s", rowsJSON(t, r))
+	}
+}
+
+// Rows of a STREAM table older than its TTL vanish from reads and
+// subscriptions' initial loads, and are evicted from storage.
+func TestStreamTableTTLEvictsOldRows(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	s := newStore(t, Options{Now: clock})
+	mustExec(t, s, rootSess, "CREATE STREAM TABLE app.events (id BIGINT PRIMARY KEY, body TEXT) WITH (TTL_SECONDS = 30)")
+	mustExec(t, s, aliceSess, "INSERT INTO events VALUES (1, 'old')")
+	advance(20 * time.Second)
+	mustExec(t, s, aliceSess, "INSERT INTO events VALUES (2, 'new')")
+	stored := func() int64 {
+		n, err := s.queryInt(`SELECT count(*) FROM "app.events#"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	read := func() string { return rowsJSON(t, query(t, s, aliceSess, "SELECT id FROM events ORDER BY id")) }
+	q, err := s.PrepareLive(aliceSess, "SELECT * FROM app.events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := func() int {
+		rows, err := s.Snapshot(q, aliceSess, wire.SeqID(math.MinInt64), wire.SeqID(math.MaxInt64), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(rows)
+	}
+	if got := read(); got != `[["1"],["2"]]` || snap() != 2 {
+		t.Fatalf("at 20 s: %s, snapshot %d", got, snap())
+	}
+
+	// 30 s after the first write, only the second row is left. Reads hide
+	// the first even before anything evicts it.
+	advance(10*time.Second + time.Millisecond)
+	if snap() != 1 {
+		t.Errorf("at 30 s the initial load has %d rows, want 1", snap())
+	}
+	if got := read(); got != `[["2"]]` {
+		t.Errorf("at 30 s: %s", got)
+	}
+	if n := stored(); n != 1 {
+		t.Errorf("at 30 s %d rows are stored, want 1 (the expired one evicted)", n)
+	}
+	// The key of an evicted row is free again.
+	mustExec(t, s, aliceSess, "INSERT INTO events VALUES (1, 'again')")
+	advance(time.Minute)
+	if got := read(); got != `[]` {
+		t.Errorf("after the TTL of every row: %s", got)
+	}
+	if n := stored(); n != 0 {
+		t.Errorf("%d rows stored after every TTL passed", n)
 	}
 }

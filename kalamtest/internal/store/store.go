@@ -126,6 +126,9 @@ func (s *Store) init(onDisk bool) error {
 	if err := s.loadCatalog(); err != nil {
 		return err
 	}
+	if err := s.upgradeViews(); err != nil {
+		return err
+	}
 	if !s.namespaces[defaultNamespace] {
 		if err := s.execArgs(`INSERT INTO _kalam_namespaces VALUES (?, ?)`, defaultNamespace, s.now().UnixMicro()); err != nil {
 			return err
@@ -220,6 +223,7 @@ func (s *Store) registerFunctions(db *sqlite3.Conn) error {
 		{"kalam_in", 3, det, s.fnConvert},
 		{"kalam_capture", -1, vol, s.fnCapture},
 		{"kalam_pk_violation", -1, vol, s.fnPKViolation},
+		{"kalam_ttl_floor", 1, vol, s.ttlFloor},
 	}
 	for _, f := range fns {
 		if err := db.CreateFunction(f.name, f.n, f.flag, f.fn); err != nil {
