@@ -114,7 +114,7 @@ func (s *Store) Exec(ctx context.Context, sess Session, sql string, params []any
 	}
 	if len(params) > 0 && len(stmts) > 1 {
 		f := &failure{status: http.StatusBadRequest, code: wire.CodeParamsWithBatch, safe: true,
-			msg: "Parameters are not supported with multiple statements (" + strconv.Itoa(len(stmts)) + " statements found)"}
+			msg: "Parameters not supported with multi-statement batches"}
 		return Result{}, f.toError(0, admin, "")
 	}
 	plans := make([]*plan, len(stmts))
