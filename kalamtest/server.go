@@ -107,6 +107,7 @@ func Start(cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.hub = newHub(s)
+	db.SetLiveSource(s.hub.liveInfo)
 	s.stopWatch = db.Watch(s.hub.enqueue)
 	s.bg.Add(2)
 	go s.hub.run()

@@ -326,7 +326,7 @@ func (q *LiveQuery) buildSQL() {
 	if q.cond != "" {
 		cond = " AND (" + q.cond + ")"
 	}
-	base := " FROM " + t.phys + " WHERE " + quoteIdent(ownerCol) + " = ?1 AND " + quoteIdent(deletedCol) + " = 0"
+	base := " FROM " + t.phys + " WHERE " + quoteIdent(ownerCol) + " = ?1 AND " + quoteIdent(deletedCol) + " = 0" + t.ttlFilter()
 	seq := quoteIdent(seqCol)
 	q.snapSQL = "SELECT " + cols.String() + base + " AND " + seq + " > ?2 AND " + seq + " <= ?3" + cond +
 		" ORDER BY " + seq + " LIMIT ?4"
