@@ -118,6 +118,11 @@ func (s *Store) afterPanic(r any, st *execState) *failure {
 		safely(func() { _ = s.db.Exec("ROLLBACK") })
 		st.inTx = false
 	}
+	safely(func() {
+		if !s.db.GetAutocommit() {
+			s.broken.Store(true)
+		}
+	})
 	s.captured = nil
 	s.fnErr = nil
 	msg := fmt.Sprint(r)
@@ -128,4 +133,17 @@ func (s *Store) afterPanic(r any, st *execState) *failure {
 	}
 	return &failure{status: http.StatusInternalServerError, code: wire.CodeInternalError, safe: true, prefix: true,
 		msg: "Internal error: the statement failed unexpectedly and was rolled back"}
+}
+
+// Check reports whether the store can serve requests: it is open, and no
+// failed statement left the connection in a state it could not undo.
+func (s *Store) Check() error {
+	if s.closed.Load() {
+		return closedError()
+	}
+	if s.broken.Load() {
+		return &Error{Status: http.StatusServiceUnavailable, Code: wire.CodeInternalError,
+			Message: "a failed statement left the database connection in an unknown state; restart the server"}
+	}
+	return nil
 }

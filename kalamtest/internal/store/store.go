@@ -70,6 +70,7 @@ type Store struct {
 
 	evalPool chan *evalConn
 	closed   atomic.Bool
+	broken   atomic.Bool // set when a panicking statement could not be undone
 }
 
 const (
