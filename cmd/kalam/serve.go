@@ -46,6 +46,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	accessTTL := fs.Duration("access-ttl", 0, "access-token lifetime (default 24h; refresh tokens live 7 times longer)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	grace := fs.Duration("shutdown-timeout", 5*time.Second, "how long a graceful shutdown may take")
+	sec := addSecurityFlags(fs, &kalamtest.Config{})
 	var users userFlags
 	fs.Var(&users, "user", "seed a user, `name:password[:role]` (repeatable; role defaults to user)")
 	fs.Usage = func() {
@@ -80,6 +81,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Users:          users,
 		Logger:         slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
+	sec.apply(&cfg)
 	srv, err := kalamtest.Start(cfg)
 	if err != nil {
 		return err
@@ -91,6 +93,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// Printed once, to stdout only; the logger never sees it.
 		fmt.Fprintf(stdout, "  root password: %s (generated)\n", srv.RootPassword())
 	}
+	sec.announce(stdout, srv)
 	fmt.Fprintf(stdout, "Press Ctrl+C to stop.\n")
 
 	<-ctx.Done()
