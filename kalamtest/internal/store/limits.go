@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +71,25 @@ func limitConn(db *sqlite3.Conn, l Limits) {
 	if l.MaxValueBytes > 0 {
 		db.Limit(sqlite3.LIMIT_LENGTH, l.MaxValueBytes)
 	}
+}
+
+// sidecarModes gives the -wal and -shm files of the database at path the
+// permissions of the database file itself (SQLite's Go VFS creates them
+// with the process umask): they hold the same data.
+func sidecarModes(path string) error {
+	if path == "" {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	for _, p := range []string{path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, fi.Mode().Perm()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // runGuarded runs one statement of a request: under the statement timeout,

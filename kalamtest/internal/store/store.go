@@ -117,6 +117,10 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, &Error{Status: 500, Code: wire.CodeInternalError, Message: "initialize database: " + err.Error()}
 	}
+	if err := sidecarModes(opts.Path); err != nil {
+		db.Close()
+		return nil, &Error{Status: 500, Code: wire.CodeInternalError, Message: "initialize database: " + err.Error()}
+	}
 	return s, nil
 }
 
