@@ -88,6 +88,9 @@ func dataPath(dir string) (string, error) {
 // JSON body (a browser form or a text/plain fetch cannot).
 func (s *Server) adminAllowed(w http.ResponseWriter, r *http.Request) bool {
 	deny := func(status int, msg string) bool {
+		// Never the token: only what identifies the caller.
+		s.log.Warn("kalamtest: admin request refused", "status", status, "method", r.Method, "path", r.URL.Path,
+			"host", r.Host, "origin", r.Header.Get("Origin"))
 		writeJSON(w, status, map[string]string{"error": msg})
 		return false
 	}
