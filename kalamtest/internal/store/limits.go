@@ -33,7 +33,8 @@ type Limits struct {
 	MaxValueBytes int
 }
 
-// Defaults of Limits. KalamDB cancels SQL after 30 s by default.
+// Defaults of Limits. 30 s is also how long KalamDB's own client waits
+// for a reply by default (its receive_timeout).
 const (
 	DefaultStatementTimeout = 30 * time.Second
 	DefaultHeapLimit        = 256 << 20
