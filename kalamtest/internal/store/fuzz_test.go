@@ -187,7 +187,11 @@ func genSelect(src *byteSource, depth int) string {
 		cols += ", " + src.of(fuzzFuncs)
 	}
 	q := "SELECT " + cols + " FROM " + from
-	switch src.pick(7) {
+	n := 7
+	if depth > 2 {
+		n = 2 // no deeper nesting: the generator must end
+	}
+	switch src.pick(n) {
 	case 1:
 		q += " WHERE " + src.of(fuzzFuncs) + " IS NOT NULL"
 	case 2:
