@@ -145,15 +145,16 @@ func TestStatementTimeoutBoundsARunawayQuery(t *testing.T) {
 // randomblob(999999999) crashed the handler; after one such panic every
 // later request got an empty reply while /health said healthy.
 func TestMemoryLimitsAndNoPoisoning(t *testing.T) {
-	_, cl, alice := securityServer(t, func(c *Config) { c.SQLMemoryLimit = 24 << 20; c.MaxValueBytes = 4 << 20 })
+	_, cl, alice := securityServer(t, func(c *Config) { c.SQLMemoryLimit = 8 << 20; c.MaxValueBytes = 2 << 20 })
 	r := cl.sql(alice, `SELECT length(randomblob(999999999)) AS n`)
 	if sqlError(t, r, http.StatusBadRequest) != "SQL_EXECUTION_ERROR" || !strings.Contains(string(r.Body), "Value too large") {
 		t.Fatalf("huge blob: %s", r.Body)
 	}
 	// Under the value limit each, over the memory limit together: SQLite
 	// runs out of memory, which the driver raises as a panic.
-	r = cl.sql(alice, `WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 40)
-		SELECT n, randomblob(4000000) AS b FROM r ORDER BY b`)
+	// About 22 MiB at once: twelve sorted rows of 1.8 MB.
+	r = cl.sql(alice, `WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 12)
+		SELECT n, hex(zeroblob(900000)) AS b FROM r ORDER BY n DESC`)
 	if sqlError(t, r, http.StatusBadRequest) != "SQL_EXECUTION_ERROR" || !strings.Contains(string(r.Body), "Out of memory") {
 		t.Fatalf("over the memory limit: %s", r.Body)
 	}
