@@ -1,6 +1,7 @@
 package kalamtest
 
 import (
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -281,4 +282,39 @@ func TestDataDirIsPrivate(t *testing.T) {
 	if !seen["kalamtest.db"] || !seen["kalamtest.db-wal"] {
 		t.Fatalf("expected the database and its WAL in the data dir, found %v", seen)
 	}
+}
+
+// A handler that panics answers 500 with the error envelope, and the next
+// request on the same server is served normally.
+func TestPanicInOneRequestDoesNotPoisonTheNext(t *testing.T) {
+	srv := startServer(t, nil)
+	calls := 0
+	h := srv.recoverPanics(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		if calls == 1 {
+			panic("boom")
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: h}
+	go func() { _ = hs.Serve(ln) }()
+	t.Cleanup(func() { _ = hs.Close() })
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	hc := &http.Client{Transport: tr, Timeout: waitFor}
+	for i, want := range []int{http.StatusInternalServerError, http.StatusOK} {
+		res, err := hc.Get("http://" + ln.Addr().String() + "/")
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Fatalf("request %d: HTTP %d, want %d", i, res.StatusCode, want)
+		}
+	}
+	newClient(t, srv).healthy()
 }
