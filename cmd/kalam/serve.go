@@ -59,6 +59,7 @@ func (a *app) serveCommand() *cobra.Command {
 		logLevel string
 		grace    time.Duration
 		users    userFlags
+		sec      *securityFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -81,7 +82,7 @@ prints "export" lines to paste into another shell.`,
 			}
 			cfg.Users = users
 			cfg.Logger = slog.New(slog.NewTextHandler(a.io.err, &slog.HandlerOptions{Level: level}))
-			return a.serve(cmd.Context(), cfg, rootPW, grace)
+			return a.serve(cmd.Context(), cfg, sec, rootPW, grace)
 		},
 	}
 	f := cmd.Flags()
@@ -97,14 +98,14 @@ prints "export" lines to paste into another shell.`,
 	// package, plug in here: one line each, then they join the command.
 	goFlags := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addLimitFlags(goFlags, &cfg)
-	// addSecurityFlags(goFlags, &cfg)
+	sec = addSecurityFlags(goFlags, &cfg)
 	f.AddGoFlagSet(goFlags)
 	return cmd
 }
 
 // serve runs a kalamtest server until ctx ends (SIGINT/SIGTERM), then shuts
 // it down gracefully.
-func (a *app) serve(ctx context.Context, cfg kalamtest.Config, rootPW string, grace time.Duration) error {
+func (a *app) serve(ctx context.Context, cfg kalamtest.Config, sec *securityFlags, rootPW string, grace time.Duration) error {
 	source := ""
 	if rootPW != "" {
 		source = "flag"
@@ -136,11 +137,12 @@ func (a *app) serve(ctx context.Context, cfg kalamtest.Config, rootPW string, gr
 		}
 	}
 	cfg.RootPassword = rootPW
+	sec.apply(&cfg)
 	srv, err := kalamtest.Start(cfg)
 	if err != nil {
 		return err
 	}
-	a.banner(srv, cfg, source)
+	a.banner(srv, cfg, source, sec)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
@@ -153,7 +155,7 @@ func (a *app) serve(ctx context.Context, cfg kalamtest.Config, rootPW string, gr
 
 // banner tells where the server is and how to reach it. Root's password is
 // printed to stdout only, never logged.
-func (a *app) banner(srv *kalamtest.Server, cfg kalamtest.Config, source string) {
+func (a *app) banner(srv *kalamtest.Server, cfg kalamtest.Config, source string, sec *securityFlags) {
 	w := a.io.out
 	fmt.Fprintf(w, "kalam serve: KalamDB-compatible development server\n")
 	fmt.Fprintf(w, "  http: %s\n", srv.URL)
@@ -172,6 +174,7 @@ func (a *app) banner(srv *kalamtest.Server, cfg kalamtest.Config, source string)
 	case "":
 		fmt.Fprintf(w, "Root's password was generated for this run (--data-dir DIR keeps one across restarts).\n")
 	}
+	sec.announce(w, srv)
 	fmt.Fprintf(w, "To use it from another shell:\n")
 	fmt.Fprintf(w, "export KALAM_URL=%s KALAM_USER=root KALAM_PASSWORD=%s\n", srv.URL, shellQuote(srv.RootPassword()))
 	fmt.Fprintf(w, "Press Ctrl+C to stop.\n")

@@ -155,7 +155,7 @@ func (s *Store) Exec(ctx context.Context, sess Session, sql string, params []any
 		if err := ctx.Err(); err != nil {
 			f = execFail("Query cancelled: "+err.Error(), true)
 		} else {
-			f = s.run(st, p, len(plans) > 1)
+			f = s.runGuarded(ctx, st, p, len(plans) > 1)
 		}
 		if f != nil {
 			if st.inTx {
@@ -446,7 +446,7 @@ type resultCol struct {
 
 // query runs a read-only statement and encodes its rows. Caller holds mu.
 func (s *Store) query(q string, args []any, ns string) (wire.QueryResult, *failure) {
-	stmt, err := s.prepare(q)
+	stmt, err := s.prepareUser(q, nil)
 	if err != nil {
 		return wire.QueryResult{}, translate(err, ns)
 	}
@@ -615,7 +615,7 @@ func (s *Store) runDML(st *execState, p *plan) (int64, *failure) {
 	if f := s.evictExpired(t); f != nil {
 		return 0, f
 	}
-	stmt, err := s.prepare(q)
+	stmt, err := s.prepareUser(q, t)
 	if err != nil {
 		f := translate(err, st.ns)
 		if strings.Contains(err.Error(), "_kalam_src") {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,8 @@ type Options struct {
 	Now func() time.Time
 	// Worker is the Snowflake worker id (only its low 10 bits are used).
 	Worker int64
+	// Limits bounds what one statement of user SQL may cost; see Limits.
+	Limits Limits
 }
 
 // Store is KalamDB's SQL semantics on an embedded SQLite database: the
@@ -43,6 +46,11 @@ type Store struct {
 	commits  uint64                   // transactions that queued changes
 	fnErr    *failure                 // raised by a Go SQL function in the running statement
 	stmts    map[string]*sqlite3.Stmt // prepared statement cache
+	ustmts   map[string]*userStmt     // prepared statements of user SQL
+	guard    *guard                   // set while user SQL is compiled (authz.go)
+	sess     *Session                 // the session running a statement
+	plan     *plan                    // the statement it runs
+	limits   Limits
 
 	// catMu guards the catalog. It is written only while mu is also held,
 	// so code holding mu may read the catalog without it.
@@ -63,6 +71,7 @@ type Store struct {
 	evalPool   chan *evalConn
 	closed     atomic.Bool
 	liveSource atomic.Pointer[func() []LiveInfo] // see SetLiveSource
+	broken     atomic.Bool                       // set when a panicking statement could not be undone
 }
 
 const (
@@ -93,13 +102,23 @@ func Open(opts Options) (*Store, error) {
 		seq:        seqGen{now: now, worker: opts.Worker & 0x3ff},
 		db:         db,
 		stmts:      make(map[string]*sqlite3.Stmt),
+		ustmts:     make(map[string]*userStmt),
+		limits:     opts.Limits.withDefaults(),
 		namespaces: make(map[string]bool),
 		tables:     make(map[string]*tableDef),
 		users:      make(map[string]*userRec),
 		evalPool:   make(chan *evalConn, 8),
 	}
 	s.watchers.Store(&[]*watcher{})
+	if err := s.secure(db); err != nil {
+		db.Close()
+		return nil, &Error{Status: 500, Code: wire.CodeInternalError, Message: "initialize database: " + err.Error()}
+	}
 	if err := s.init(opts.Path != ""); err != nil {
+		db.Close()
+		return nil, &Error{Status: 500, Code: wire.CodeInternalError, Message: "initialize database: " + err.Error()}
+	}
+	if err := sidecarModes(opts.Path); err != nil {
 		db.Close()
 		return nil, &Error{Status: 500, Code: wire.CodeInternalError, Message: "initialize database: " + err.Error()}
 	}
@@ -164,9 +183,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	for _, st := range s.stmts {
-		st.Close()
-	}
+	s.dropStmts()
 	s.stmts = nil
 	err := s.db.Close()
 	for {
@@ -255,11 +272,19 @@ func (s *Store) fnConvert(ctx sqlite3.Context, arg ...sqlite3.Value) {
 // fnCapture is called by the row triggers: kalam_capture(table, kind,
 // owner, seq, old_seq, new values…, old values…).
 func (s *Store) fnCapture(ctx sqlite3.Context, arg ...sqlite3.Value) {
+	if len(arg) < 5 {
+		ctx.ResultError(errors.New("kalam_capture: internal function called with " + strconv.Itoa(len(arg)) + " arguments"))
+		return
+	}
 	t := s.tables[arg[0].Text()]
 	if t == nil {
 		return
 	}
 	n := len(t.Cols)
+	if ok := len(arg) == 5+n || len(arg) == 5+2*n; !ok || (arg[1].Int64() == 2 && len(arg) != 5+2*n) {
+		ctx.ResultError(errors.New("kalam_capture: wrong number of arguments for table " + t.full))
+		return
+	}
 	ch := Change{Table: t.full, Owner: arg[2].Text(), Seq: wire.SeqID(arg[3].Int64()), def: t}
 	if !t.Kind.perUser() {
 		ch.Owner = ""
@@ -414,9 +439,10 @@ func (s *Store) prepare(q string) (*sqlite3.Stmt, error) {
 // dropStmts empties the statement cache (after DDL, or when it is full).
 func (s *Store) dropStmts() {
 	for q, st := range s.stmts {
-		st.Close()
+		safely(func() { st.Close() })
 		delete(s.stmts, q)
 	}
+	s.dropUserStmts()
 }
 
 // execArgs runs an internal statement. Caller holds mu (or is Open).
