@@ -48,6 +48,11 @@ func TestUserCannotReadWhatTheRulesDeny(t *testing.T) {
 		`UPDATE app.orders SET status = (SELECT secret FROM "shop.secrets")`,
 		`USE shop; SELECT * FROM secrets`,
 		`SELECT * FROM sqlite_master`,
+		// The virtual system tables (computed at read time) obey the same rule.
+		`SELECT * FROM system.live`,
+		`SELECT * FROM "system.schemas"`,
+		`SELECT * FROM temp."system.live"`,
+		`SELECT * FROM "_kalam_v_schemas"`,
 	} {
 		r := cl.sql(alice, q)
 		if r.Status == http.StatusOK {
