@@ -63,6 +63,15 @@
 //     request (no DDL inside).
 //   - SELECT … FROM system.users | system.namespaces | system.tables for
 //     dba and system roles (password hashes are never exposed).
+//   - Topics (topics.go, topics_sql.go): CREATE TOPIC t [PARTITIONS n],
+//     DROP TOPIC t, ALTER TOPIC t ADD SOURCE ns.table ON
+//     INSERT|UPDATE|DELETE [WHERE …] [WITH (payload = 'key'|'full'|'diff')]
+//     for dba and system; CONSUME FROM t [GROUP 'g'] [PARTITION p]
+//     [FROM LATEST|EARLIEST|n] [LIMIT n] and ACK t GROUP 'g' [PARTITION p]
+//     UPTO OFFSET n for service, dba and system (Consume and Ack serve the
+//     HTTP routes). Messages and acknowledged offsets are stored in SQLite;
+//     a group's unacknowledged claims are kept in memory and expire after
+//     the visibility timeout, as in KalamDB.
 //
 // Parameters are $1, $2, … anywhere outside string literals and quoted
 // identifiers, in any order and reusable; their count must match the
@@ -80,7 +89,7 @@
 // DataFusion types them (integers BigInt, reals Double, text Text).
 //
 // Not supported (each is an error, never a silent misbehaviour): ALTER
-// TABLE, views, indexes, topics, storage commands, FILE uploads, TTL
+// TABLE, views, indexes, storage commands, FILE uploads, TTL
 // expiry, KILL LIVE QUERY, and SQLite statements such as PRAGMA or ATTACH.
 // Known differences from KalamDB: the SQL function library is SQLite's
 // (for instance there is no ILIKE); comparing a TIMESTAMP column with a

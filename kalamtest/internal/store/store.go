@@ -62,6 +62,8 @@ type Store struct {
 
 	evalPool chan *evalConn
 	closed   atomic.Bool
+
+	topics *topicState // see topics.go
 }
 
 const (
@@ -101,6 +103,10 @@ func Open(opts Options) (*Store, error) {
 	if err := s.init(opts.Path != ""); err != nil {
 		db.Close()
 		return nil, &Error{Status: 500, Code: wire.CodeInternalError, Message: "initialize database: " + err.Error()}
+	}
+	if err := s.initTopics(); err != nil {
+		db.Close()
+		return nil, &Error{Status: 500, Code: wire.CodeInternalError, Message: "initialize topics: " + err.Error()}
 	}
 	return s, nil
 }
