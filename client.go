@@ -56,6 +56,8 @@ type Client struct {
 	followups []fsm.Input
 	closeOnce sync.Once
 	draining  atomic.Bool
+
+	topicCalls sync.Map // consumer.go: query ID → *topicCall
 }
 
 type pendingQuery struct {
@@ -415,7 +417,13 @@ func (c *Client) httpQuery(q fsm.HTTPQuery) {
 			ctx, tcancel = context.WithTimeout(ctx, c.cfg.RequestTimeout)
 			defer tcancel()
 		}
-		resp, err := c.api.SQL(ctx, q.Token, q.Request)
+		var resp *wire.SQLResponse
+		var err error
+		if tc := c.topicCallFor(q.ID); tc != nil { // consumer.go
+			resp, err = tc.run(ctx, c.api, q.Token)
+		} else {
+			resp, err = c.api.SQL(ctx, q.Token, q.Request)
+		}
 		if err != nil {
 			c.post(fsm.QueryResult{ID: q.ID, Err: queryError(err)})
 			return

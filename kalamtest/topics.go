@@ -51,9 +51,10 @@ func (s *Server) SlowTopicPolls(d time.Duration) {
 	s.log.Info("kalamtest: fault: topic polls slowed", "delay", d)
 }
 
-// ExpireTopicTokens makes the next n topic requests (consume or ack) answer
-// 401 TOKEN_EXPIRED whatever their token, as if it had just expired; the
-// request is not carried out. Refreshing works as usual. n = 0 clears it.
+// ExpireTopicTokens makes the access tokens expire as the next n topic
+// requests (consume or ack) arrive, as ExpireAccessTokens would at that
+// instant: the request gets 401 TOKEN_EXPIRED and is not carried out;
+// refreshing works and yields a token that is valid. n = 0 clears it.
 func (s *Server) ExpireTopicTokens(n int) {
 	f := s.topicFaults()
 	f.mu.Lock()
@@ -98,8 +99,7 @@ func writeTopicError(w http.ResponseWriter, status int, code, msg string) {
 func (s *Server) topicAuth(w http.ResponseWriter, r *http.Request, what string) bool {
 	start := time.Now()
 	if s.topicFaults().takeExpire() {
-		writeSQLError(w, http.StatusUnauthorized, wire.CodeTokenExpired, msgInvalidCredentials, "", start)
-		return false
+		s.tok.expireAccess() // the token expires just as it reaches the route
 	}
 	u, ok := s.bearerAuth(w, r, start)
 	if !ok {

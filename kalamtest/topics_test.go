@@ -244,7 +244,12 @@ func TestTopicFaultHooks(t *testing.T) {
 	if code := sqlError(t, r, http.StatusUnauthorized); code != "TOKEN_EXPIRED" {
 		t.Fatalf("expired: %s", code)
 	}
-	_, page := c.consume(svc, body) // the token itself is still good
+	r, _ = c.consume(svc, body) // it stays expired
+	if code := sqlError(t, r, http.StatusUnauthorized); code != "TOKEN_EXPIRED" {
+		t.Fatalf("expired token reused: %s", code)
+	}
+	svc, _ = c.login("svc", svcPW)
+	_, page := c.consume(svc, body) // the fault fired once: a new token works
 	wantOffsets(t, page, 0, 2)
 
 	// A failed commit records nothing: the claim stays, the offset does not move.
