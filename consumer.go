@@ -219,6 +219,7 @@ func (c *Client) Consumer(topic string, opts ConsumerOptions) (*Consumer, error)
 		k.bg.Add(1)
 		go k.autoCommit()
 	}
+	c.consumers.Store(k, struct{}{})
 	return k, nil
 }
 
@@ -500,6 +501,8 @@ func (k *Consumer) autoCommit() {
 		select {
 		case <-k.stop:
 			return
+		case <-k.c.done:
+			return // the client closed: nothing can be committed any more
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), k.c.cfg.RequestTimeout)
 			if _, err := k.commit(ctx); err != nil {
@@ -544,6 +547,30 @@ func (k *Consumer) Drain(ctx context.Context) (ConsumerDrainOutcome, error) {
 func (k *Consumer) halt() {
 	k.stopOnce.Do(func() { close(k.stop) })
 	k.bg.Wait()
+	k.c.consumers.Delete(k)
+}
+
+// drainConsumers drains every open consumer of the client, before the
+// client's own drain refuses new requests, so that what was processed is
+// committed. It returns how many consumers it drained.
+func (c *Client) drainConsumers(ctx context.Context) int {
+	var ks []*Consumer
+	c.consumers.Range(func(k, _ any) bool {
+		ks = append(ks, k.(*Consumer))
+		return true
+	})
+	var wg sync.WaitGroup
+	for _, k := range ks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := k.Drain(ctx); err != nil {
+				c.log.Warn("kalam: consumer drain did not commit", "topic", k.topic, "group", k.opts.Group, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	return len(ks)
 }
 
 // Close stops the consumer. With AutoCommit it first commits what was

@@ -407,4 +407,19 @@ func TestConsumerDrainCommitsProcessed(t *testing.T) {
 	for _, err := range k.Messages(ctx) {
 		t.Fatalf("a drained consumer yielded (%v)", err)
 	}
+
+	// The client's Drain drains its consumers first, committing what they
+	// processed while requests are still accepted.
+	e.insert(10, 2)
+	k2, _ := c.Consumer("app.feed", fastOpts("g2"))
+	take(t, ctx, k2, 6, true)
+	if _, err := c.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if off, ok := k2.Committed(); !ok || off != 5 {
+		t.Fatalf("after the client's drain: committed %d %v, want 5", off, ok)
+	}
+	if err := k2.Close(); !errors.Is(err, kalam.ErrConsumerClosed) {
+		t.Fatalf("Close after the drain = %v", err)
+	}
 }
