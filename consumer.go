@@ -248,8 +248,8 @@ func (k *Consumer) Messages(ctx context.Context) iter.Seq2[Message, error] {
 			}
 			n, err := k.poll(ctx)
 			switch {
-			case errors.Is(err, ErrConsumerClosed):
-				return
+			case errors.Is(err, ErrConsumerClosed), err != nil && k.isStopped():
+				return // closed or drained meanwhile: the end, not a failure
 			case err != nil:
 				yield(Message{}, err)
 				return
@@ -392,6 +392,11 @@ func retryableTopic(err error) bool {
 	var qe *QueryError
 	if errors.As(err, &qe) {
 		return qe.Temporary || qe.Status >= 500 || qe.Status == 0 && qe.Code == ""
+	}
+	if errors.Is(err, ErrNoCredentials) {
+		// The provider failed for a reason that may pass (network, 5xx);
+		// the engine asks it again on its own schedule.
+		return !errors.Is(err, ErrCredentialsRejected) && retryableAuth(err)
 	}
 	return false
 }
