@@ -30,6 +30,8 @@ const adminPrefix = "/_kalamtest/"
 //	GET  /_kalamtest/subscriptions             [SubscriptionInfo]
 //	GET  /_kalamtest/connections               {"connections":n}
 //	GET  /_kalamtest/drops                     DropReport (_seq values as strings)
+//
+// The topic faults are listed at topicAdminRoutes (topics.go).
 func (s *Server) adminRoutes() http.Handler {
 	mux := http.NewServeMux()
 	p := adminPrefix
@@ -159,6 +161,7 @@ func (s *Server) adminRoutes() http.Handler {
 	mux.HandleFunc("GET "+p+"drops", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Drops())
 	})
+	s.topicAdminRoutes(mux, p) // topics.go
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isLoopback(r) {
 			writeJSON(w, http.StatusForbidden, map[string]string{"error": "Access denied. The kalamtest admin endpoint is localhost-only."})

@@ -64,11 +64,102 @@ func (s *Server) ExpireTopicTokens(n int) {
 }
 
 // SetTopicVisibility sets how long a consumer group's unacknowledged
-// messages stay claimed before they are handed out again (default 30 s).
+// messages stay claimed before they are handed out again (default 30 s;
+// zero restores it).
 func (s *Server) SetTopicVisibility(d time.Duration) { s.db.SetTopicVisibility(d) }
 
-// Topics lists the topics with their partitions and sources.
-func (s *Server) Topics() []store.TopicInfo { return s.db.Topics() }
+// TopicInfo describes a topic: its id, partition count and sources, each
+// as "ns.table ON OP [WHERE …] payload-mode".
+type TopicInfo struct {
+	ID         string   `json:"id"`
+	Partitions uint32   `json:"partitions"`
+	Sources    []string `json:"sources"`
+}
+
+// Topics lists the topics, sorted by id.
+func (s *Server) Topics() []TopicInfo {
+	list := s.db.Topics()
+	out := make([]TopicInfo, len(list))
+	for i, t := range list {
+		out[i] = TopicInfo{ID: t.ID, Partitions: t.Partitions, Sources: t.Sources}
+		if out[i].Sources == nil {
+			out[i].Sources = []string{}
+		}
+	}
+	return out
+}
+
+// topicAdminRoutes adds the topic fault endpoints to the admin mux:
+//
+//	POST /_kalamtest/faults/topic-commit-failures {"count":2,"applied":false}
+//	POST /_kalamtest/faults/topic-slow-polls      {"delay":"1s"}
+//	POST /_kalamtest/faults/topic-token-expiry    {"count":1}
+//	POST /_kalamtest/topics/visibility            {"timeout":"5s"}
+//	GET  /_kalamtest/topics                       [TopicInfo]
+func (s *Server) topicAdminRoutes(mux *http.ServeMux, p string) {
+	mux.HandleFunc("POST "+p+"faults/topic-commit-failures", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Count   int  `json:"count"`
+			Applied bool `json:"applied"`
+		}
+		if !adminDecode(w, r, &req) {
+			return
+		}
+		if req.Count < 0 {
+			adminError(w, http.StatusBadRequest, errors.New("count must not be negative"))
+			return
+		}
+		s.FailTopicCommits(req.Count, req.Applied)
+		adminOK(w)
+	})
+	mux.HandleFunc("POST "+p+"faults/topic-slow-polls", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Delay string `json:"delay"`
+		}
+		if !adminDecode(w, r, &req) {
+			return
+		}
+		d, err := time.ParseDuration(req.Delay)
+		if err != nil || d < 0 {
+			adminError(w, http.StatusBadRequest, errors.New("delay must be a non-negative Go duration"))
+			return
+		}
+		s.SlowTopicPolls(d)
+		adminOK(w)
+	})
+	mux.HandleFunc("POST "+p+"faults/topic-token-expiry", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Count int `json:"count"`
+		}
+		if !adminDecode(w, r, &req) {
+			return
+		}
+		if req.Count < 0 {
+			adminError(w, http.StatusBadRequest, errors.New("count must not be negative"))
+			return
+		}
+		s.ExpireTopicTokens(req.Count)
+		adminOK(w)
+	})
+	mux.HandleFunc("POST "+p+"topics/visibility", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Timeout string `json:"timeout"`
+		}
+		if !adminDecode(w, r, &req) {
+			return
+		}
+		d, err := time.ParseDuration(req.Timeout)
+		if err != nil || d < 0 {
+			adminError(w, http.StatusBadRequest, errors.New("timeout must be a non-negative Go duration"))
+			return
+		}
+		s.SetTopicVisibility(d)
+		adminOK(w)
+	})
+	mux.HandleFunc("GET "+p+"topics", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Topics())
+	})
+}
 
 func (f *topicFaults) takeExpire() bool {
 	f.mu.Lock()
