@@ -423,3 +423,30 @@ func TestConsumerDrainCommitsProcessed(t *testing.T) {
 		t.Fatalf("Close after the drain = %v", err)
 	}
 }
+
+// A poll slower than PollTimeout is abandoned and retried; when every
+// attempt times out the consumer ends with a *ConsumerError, and once the
+// server is fast again a new iteration delivers what was there.
+func TestConsumerPollTimeout(t *testing.T) {
+	e := newTopicEnv(t, kalamtest.Config{})
+	c := e.worker(nil)
+	ctx := e2etest.Ctx(t, 10*time.Second)
+	e.insert(1, 2)
+	if _, err := c.Query(ctx, "SELECT 1"); err != nil { // credentials first: the slow call is the poll
+		t.Fatal(err)
+	}
+	o := fastOpts("g")
+	o.PollTimeout, o.MaxAttempts = 100*time.Millisecond, 2
+	k, _ := c.Consumer("app.feed", o)
+	defer k.Close()
+	e.srv.SlowTopicPolls(2 * time.Second)
+	for _, err := range k.Messages(ctx) {
+		var ce *kalam.ConsumerError
+		if !errors.As(err, &ce) || ce.Op != "poll" || ce.Attempts != 2 || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("slow polls: %v", err)
+		}
+		break
+	}
+	e.srv.SlowTopicPolls(0)
+	wantRange(t, take(t, ctx, k, 2, false), 0)
+}
