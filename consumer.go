@@ -186,8 +186,8 @@ type Consumer struct {
 
 	iterating atomic.Bool
 	commitMu  sync.Mutex // serializes acks, so committed offsets only grow
-	stop      chan struct{}
-	stopOnce  sync.Once
+	stopped   context.Context // done once the consumer is closed or drained
+	stop      context.CancelFunc
 	bg        sync.WaitGroup
 
 	mu        sync.Mutex
@@ -214,7 +214,8 @@ func (c *Client) Consumer(topic string, opts ConsumerOptions) (*Consumer, error)
 	if c.State() == StateClosed {
 		return nil, ErrClosed
 	}
-	k := &Consumer{c: c, topic: topic, opts: opts, stop: make(chan struct{}), processed: make(map[uint64]bool)}
+	k := &Consumer{c: c, topic: topic, opts: opts, processed: make(map[uint64]bool)}
+	k.stopped, k.stop = context.WithCancel(context.Background())
 	if opts.AutoCommit {
 		k.bg.Add(1)
 		go k.autoCommit()
@@ -284,7 +285,7 @@ func (k *Consumer) next() (Message, bool) {
 
 func (k *Consumer) isStopped() bool {
 	select {
-	case <-k.stop:
+	case <-k.stopped.Done():
 		return true
 	default:
 		return false
@@ -298,7 +299,7 @@ func (k *Consumer) wait(ctx context.Context, d time.Duration) bool {
 	select {
 	case <-t.C:
 		return true
-	case <-k.stop:
+	case <-k.stopped.Done():
 		return false
 	case <-ctx.Done():
 		return false
@@ -315,6 +316,11 @@ func (k *Consumer) poll(ctx context.Context) (int, error) {
 		req.Start = wire.TopicStart{Kind: wire.StartOffset, Offset: k.pos}
 	}
 	k.mu.Unlock()
+	// Closing the consumer abandons the poll in flight: what the server
+	// handed out and this consumer never saw goes to the group again.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(k.stopped, cancel)()
 	var resp *wire.ConsumeResponse
 	err := k.retry(ctx, "poll", func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, k.opts.PollTimeout)
@@ -373,7 +379,7 @@ func (k *Consumer) retry(ctx context.Context, op string, f func(context.Context)
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
-		case <-k.stop:
+		case <-k.stopped.Done():
 			t.Stop()
 			if op == "poll" {
 				return ErrConsumerClosed
@@ -504,7 +510,7 @@ func (k *Consumer) autoCommit() {
 	defer t.Stop()
 	for {
 		select {
-		case <-k.stop:
+		case <-k.stopped.Done():
 			return
 		case <-k.c.done:
 			return // the client closed: nothing can be committed any more
@@ -550,7 +556,7 @@ func (k *Consumer) Drain(ctx context.Context) (ConsumerDrainOutcome, error) {
 }
 
 func (k *Consumer) halt() {
-	k.stopOnce.Do(func() { close(k.stop) })
+	k.stop()
 	k.bg.Wait()
 	k.c.consumers.Delete(k)
 }

@@ -450,3 +450,47 @@ func TestConsumerPollTimeout(t *testing.T) {
 	e.srv.SlowTopicPolls(0)
 	wantRange(t, take(t, ctx, k, 2, false), 0)
 }
+
+// Close abandons a poll in flight: the iteration ends at once, without an
+// error, instead of waiting for the answer.
+func TestConsumerCloseAbandonsSlowPoll(t *testing.T) {
+	e := newTopicEnv(t, kalamtest.Config{})
+	c := e.worker(nil)
+	ctx := e2etest.Ctx(t, 10*time.Second)
+	if _, err := c.Query(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.SlowTopicPolls(20 * time.Second)
+	k, _ := c.Consumer("app.feed", fastOpts("g"))
+	done := make(chan error, 1)
+	go func() {
+		for _, err := range k.Messages(ctx) {
+			done <- err
+			return
+		}
+		done <- nil
+	}()
+	for e.srv.SlowPollsHeld() == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the poll never reached the server")
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	start := time.Now()
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("iteration ended with %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the iteration waited for the slow poll")
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("Close took %v to end the iteration", el)
+	}
+	e.srv.SlowTopicPolls(0)
+}

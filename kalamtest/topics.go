@@ -25,6 +25,16 @@ type topicFaults struct {
 	failApplied  bool // whether a failed ack is recorded before the 500
 	slowPoll     time.Duration
 	expireTopics int // topic requests still to answer 401 TOKEN_EXPIRED
+	held         int // polls being held by SlowTopicPolls right now
+}
+
+// SlowPollsHeld returns how many consume requests SlowTopicPolls is holding
+// right now, so a test can act while a poll is in flight.
+func (s *Server) SlowPollsHeld() int {
+	f := s.topicFaults()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.held
 }
 
 func (s *Server) topicFaults() *topicFaults { return &s.topicFault }
@@ -161,6 +171,32 @@ func (s *Server) topicAdminRoutes(mux *http.ServeMux, p string) {
 	})
 }
 
+// hold applies SlowTopicPolls; false when the client gave up meanwhile.
+func (f *topicFaults) hold(r *http.Request) bool {
+	f.mu.Lock()
+	delay := f.slowPoll
+	if delay > 0 {
+		f.held++
+	}
+	f.mu.Unlock()
+	if delay <= 0 {
+		return true
+	}
+	defer func() {
+		f.mu.Lock()
+		f.held--
+		f.mu.Unlock()
+	}()
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
 func (f *topicFaults) takeExpire() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -267,17 +303,8 @@ func (s *Server) handleTopicConsume(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := s.topicFaults()
-	f.mu.Lock()
-	delay := f.slowPoll
-	f.mu.Unlock()
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	if !f.hold(r) {
+		return
 	}
 	res, err := s.db.Consume(a)
 	if err != nil {
@@ -292,7 +319,7 @@ func (s *Server) handleTopicConsume(w http.ResponseWriter, r *http.Request) {
 	if n := len(res.Messages); n > 0 {
 		out.NextOffset = res.Messages[n-1].Offset + 1
 	}
-	out.HasMore = a.Limit > 0 && len(res.Messages) == a.Limit
+	out.HasMore = len(res.Messages) == a.Limit // as KalamDB: true for limit 0
 	writeJSON(w, http.StatusOK, out)
 }
 
