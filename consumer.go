@@ -185,7 +185,7 @@ type Consumer struct {
 	opts  ConsumerOptions
 
 	iterating atomic.Bool
-	commitMu  sync.Mutex // serializes acks, so committed offsets only grow
+	commitMu  sync.Mutex      // serializes acks, so committed offsets only grow
 	stopped   context.Context // done once the consumer is closed or drained
 	stop      context.CancelFunc
 	bg        sync.WaitGroup
