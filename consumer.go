@@ -586,7 +586,9 @@ func (c *Client) drainConsumers(ctx context.Context) int {
 
 // Close stops the consumer. With AutoCommit it first commits what was
 // processed (bounded by the client's RequestTimeout); without it, nothing
-// is committed and the uncommitted messages go to the group again.
+// is committed. Uncommitted messages go to the group again once the
+// server's claim on them lapses (KalamDB's visibility timeout; 30 s in
+// kalamtest, see kalamtest.Server.SetTopicVisibility).
 // Calling it again returns ErrConsumerClosed.
 func (k *Consumer) Close() error {
 	k.mu.Lock()
