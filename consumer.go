@@ -63,7 +63,8 @@ type ConsumerOptions struct {
 	Start StartFrom
 	// Partition is the partition to read (default 0).
 	Partition uint32
-	// MaxRecords is the most messages one poll asks for (default 100).
+	// MaxRecords is the most messages one poll asks for (default 100, at
+	// most 100,000).
 	MaxRecords int
 	// PollTimeout bounds one poll request, and is sent as timeout_seconds
 	// (KalamDB answers at once; default the client's RequestTimeout).
@@ -84,6 +85,9 @@ type ConsumerOptions struct {
 	MaxAttempts        int
 }
 
+// maxRecordsPerPoll bounds MaxRecords: a page is held in memory whole.
+const maxRecordsPerPoll = 100_000
+
 func (o ConsumerOptions) withDefaults(c *Client) (ConsumerOptions, error) {
 	switch {
 	case o.Group == "":
@@ -91,6 +95,8 @@ func (o ConsumerOptions) withDefaults(c *Client) (ConsumerOptions, error) {
 	case o.MaxRecords < 0, o.PollTimeout < 0, o.IdleWait < 0, o.AutoCommitInterval < 0,
 		o.RetryMin < 0, o.RetryMax < 0, o.MaxAttempts < 0:
 		return o, errors.New("kalam: ConsumerOptions: negative value")
+	case o.MaxRecords > maxRecordsPerPoll:
+		return o, fmt.Errorf("kalam: ConsumerOptions.MaxRecords %d is above %d", o.MaxRecords, maxRecordsPerPoll)
 	}
 	if o.MaxRecords == 0 {
 		o.MaxRecords = 100

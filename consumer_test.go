@@ -314,6 +314,9 @@ func TestConsumerOptions(t *testing.T) {
 		if _, err := c.Consumer("app.feed", kalam.ConsumerOptions{Group: "g", MaxRecords: -1}); err == nil {
 			t.Fatal("negative MaxRecords accepted")
 		}
+		if _, err := c.Consumer("app.feed", kalam.ConsumerOptions{Group: "g", MaxRecords: 1 << 40}); err == nil {
+			t.Fatal("MaxRecords beyond a page accepted")
+		}
 	})
 }
 

@@ -20,6 +20,9 @@ import (
 // SQLite; the in-flight claims of a group (what it was handed and has not
 // acknowledged) live in memory, as in KalamDB, and expire after the
 // visibility timeout so a crashed consumer's messages are handed out again.
+// Simplification: when any claim of a group lapses, everything after the
+// group's acknowledged offset is handed out again (KalamDB re-offers only
+// the lapsed range); delivery stays at least once either way.
 
 var topicDDL = []string{
 	`CREATE TABLE IF NOT EXISTS _kalam_topics (id TEXT PRIMARY KEY, partitions INTEGER NOT NULL, created_at INTEGER NOT NULL)`,
