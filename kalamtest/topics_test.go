@@ -397,7 +397,11 @@ func TestTopicAdminRoutes(t *testing.T) {
 	svc, _ := c.login("svc", svcPW)
 	insertOrders(t, srv, 1, 1)
 
-	r := c.request(http.MethodGet, "/_kalamtest/topics", "")
+	admin := func(method, path, body string) response {
+		t.Helper()
+		return c.request(method, path, body, "Content-Type", "application/json", AdminTokenHeader, srv.AdminToken())
+	}
+	r := admin(http.MethodGet, "/_kalamtest/topics", "")
 	wantJSON(t, r.Body, `[{"id":"app.orders_feed","partitions":1,"sources":["app.orders ON INSERT full"]}]`)
 	for path, body := range map[string]string{
 		"/_kalamtest/faults/topic-commit-failures": `{"count":-1}`,
@@ -405,11 +409,11 @@ func TestTopicAdminRoutes(t *testing.T) {
 		"/_kalamtest/faults/topic-token-expiry":    `{"count":1,"extra":true}`,
 		"/_kalamtest/topics/visibility":            `{"timeout":"-1s"}`,
 	} {
-		if r := c.request(http.MethodPost, path, body); r.Status != http.StatusBadRequest {
+		if r := admin(http.MethodPost, path, body); r.Status != http.StatusBadRequest {
 			t.Fatalf("%s %s: %d %s", path, body, r.Status, r.Body)
 		}
 	}
-	if r := c.request(http.MethodPost, "/_kalamtest/faults/topic-commit-failures", `{"count":1}`); r.Status != http.StatusOK {
+	if r := admin(http.MethodPost, "/_kalamtest/faults/topic-commit-failures", `{"count":1}`); r.Status != http.StatusOK {
 		t.Fatalf("commit failures: %d %s", r.Status, r.Body)
 	}
 	c.consume(svc, map[string]any{"topic_id": "app.orders_feed", "group_id": "g", "start": "Earliest"})
@@ -417,16 +421,16 @@ func TestTopicAdminRoutes(t *testing.T) {
 	if r := c.ack(svc, "g", 0); r.Status != http.StatusOK {
 		t.Fatalf("ack after the fault: %d %s", r.Status, r.Body)
 	}
-	if r := c.request(http.MethodPost, "/_kalamtest/faults/topic-token-expiry", `{"count":1}`); r.Status != http.StatusOK {
+	if r := admin(http.MethodPost, "/_kalamtest/faults/topic-token-expiry", `{"count":1}`); r.Status != http.StatusOK {
 		t.Fatalf("token expiry: %d %s", r.Status, r.Body)
 	}
 	if code := sqlError(t, c.ack(svc, "g", 0), http.StatusUnauthorized); code != "TOKEN_EXPIRED" {
 		t.Fatalf("after the token fault: %s", code)
 	}
-	if r := c.request(http.MethodPost, "/_kalamtest/faults/topic-slow-polls", `{"delay":"0s"}`); r.Status != http.StatusOK {
+	if r := admin(http.MethodPost, "/_kalamtest/faults/topic-slow-polls", `{"delay":"0s"}`); r.Status != http.StatusOK {
 		t.Fatalf("slow polls: %d %s", r.Status, r.Body)
 	}
-	if r := c.request(http.MethodPost, "/_kalamtest/topics/visibility", `{"timeout":"2s"}`); r.Status != http.StatusOK {
+	if r := admin(http.MethodPost, "/_kalamtest/topics/visibility", `{"timeout":"2s"}`); r.Status != http.StatusOK {
 		t.Fatalf("visibility: %d %s", r.Status, r.Body)
 	}
 }
