@@ -56,6 +56,9 @@ type Client struct {
 	followups []fsm.Input
 	closeOnce sync.Once
 	draining  atomic.Bool
+
+	topicCalls sync.Map // consumer.go: query ID → *topicCall
+	consumers  sync.Map // consumer.go: open *Consumer → struct{}
 }
 
 type pendingQuery struct {
@@ -415,7 +418,13 @@ func (c *Client) httpQuery(q fsm.HTTPQuery) {
 			ctx, tcancel = context.WithTimeout(ctx, c.cfg.RequestTimeout)
 			defer tcancel()
 		}
-		resp, err := c.api.SQL(ctx, q.Token, q.Request)
+		var resp *wire.SQLResponse
+		var err error
+		if tc := c.topicCallFor(q.ID); tc != nil { // consumer.go
+			resp, err = tc.run(ctx, c.api, q.Token)
+		} else {
+			resp, err = c.api.SQL(ctx, q.Token, q.Request)
+		}
 		if err != nil {
 			c.post(fsm.QueryResult{ID: q.ID, Err: queryError(err)})
 			return
@@ -625,11 +634,15 @@ func (c *Client) Subscriptions() []SubscriptionInfo {
 // closes with 1000. It ends by ctx's deadline (30 s when ctx has none) with
 // ErrDrainTimeout when work was abandoned. Cancelling ctx aborts the drain
 // and closes the client.
+//
+// Open topic consumers are drained first (Consumer.Drain): they stop
+// polling and commit what was processed.
 func (c *Client) Drain(ctx context.Context) (DrainOutcome, error) {
 	deadline := 30 * time.Second
 	if d, ok := ctx.Deadline(); ok {
 		deadline = time.Until(d)
 	}
+	c.drainConsumers(ctx) // consumer.go: commit what was processed while requests are still accepted
 	wait := make(chan DrainOutcome, 1)
 	c.draining.Store(true)
 	err := c.do(ctx, fsm.Drain{Deadline: c.now() + deadline}, func() {

@@ -36,6 +36,11 @@
 // Drain shuts down gracefully (queries in flight and initial loads finish,
 // by a deadline, with an outcome); Close shuts down at once.
 //
+// Client.Consumer reads a topic as a member of a consumer group, over HTTP
+// only: its requests go through the engine like queries (credentials guard,
+// refresh and retry once on TOKEN_EXPIRED), delivery is at least once, and
+// a commit covers only what MarkProcessed recorded.
+//
 // The lifecycle itself lives in package fsm, a sans-I/O engine; this package
 // is its native driver. State reports the current state and
 // Config.OnStateChange every transition.

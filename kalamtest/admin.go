@@ -31,6 +31,8 @@ const adminPrefix = "/_kalamtest/"
 //	GET  /_kalamtest/subscriptions             [SubscriptionInfo]
 //	GET  /_kalamtest/connections               {"connections":n}
 //	GET  /_kalamtest/drops                     DropReport (_seq values as strings)
+//
+// The topic faults are listed at topicAdminRoutes (topics.go).
 func (s *Server) adminRoutes() http.Handler {
 	mux := http.NewServeMux()
 	p := adminPrefix
@@ -160,6 +162,7 @@ func (s *Server) adminRoutes() http.Handler {
 	mux.HandleFunc("GET "+p+"drops", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Drops())
 	})
+	s.topicAdminRoutes(mux, p) // topics.go
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.adminAllowed(w, r) {
 			return

@@ -60,7 +60,7 @@
 // # Differences from KalamDB
 //
 // kalamtest serves JSON only: MessagePack (serialization=msgpack) is
-// refused with close 1011. Multipart requests (FILE columns), topics,
+// refused with close 1011. Multipart requests (FILE columns),
 // file downloads, cluster health, per-IP rate limits, account lockout and
 // OIDC are not implemented. KalamDB's per-user subscription counter can
 // drift (PROTOCOL.md §9 item 19); kalamtest's is exact.

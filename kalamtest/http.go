@@ -40,6 +40,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+wire.PathSetup, s.handleSetup)
 	mux.HandleFunc("GET "+wire.PathAuthStatus, s.handleAuthStatus)
 	mux.HandleFunc("GET "+wire.PathWS, s.handleWS)
+	mux.HandleFunc("POST "+wire.PathTopicsConsume, s.handleTopicConsume) // topics.go
+	mux.HandleFunc("POST "+wire.PathTopicsAck, s.handleTopicAck)
 	if !s.cfg.DisableAdmin {
 		mux.Handle(adminPrefix, s.adminRoutes())
 	}

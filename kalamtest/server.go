@@ -38,6 +38,8 @@ type Server struct {
 	async     sync.WaitGroup // admin-triggered faults running after their answer
 	setupMu   sync.Mutex     // serializes /auth/setup
 
+	topicFault topicFaults // topics.go
+
 	opMu sync.Mutex // serializes Restart, Pause/ResumeAccepting, Shutdown, Close
 
 	mu       sync.Mutex

@@ -68,6 +68,15 @@
 //     tables.
 //   - BEGIN [TRANSACTION] / START TRANSACTION, COMMIT, ROLLBACK inside one
 //     request (no DDL inside).
+//   - Topics (topics.go, topics_sql.go): CREATE TOPIC t [PARTITIONS n],
+//     DROP TOPIC t, ALTER TOPIC t ADD SOURCE ns.table ON
+//     INSERT|UPDATE|DELETE [WHERE …] [WITH (payload = 'key'|'full'|'diff')]
+//     for dba and system; CONSUME FROM t [GROUP 'g'] [PARTITION p]
+//     [FROM LATEST|EARLIEST|n] [LIMIT n] and ACK t GROUP 'g' [PARTITION p]
+//     UPTO OFFSET n for service, dba and system (Consume and Ack serve the
+//     HTTP routes). Messages and acknowledged offsets are stored in SQLite;
+//     a group's unacknowledged claims are kept in memory and expire after
+//     the visibility timeout, as in KalamDB.
 //   - SELECT … FROM system.users | system.namespaces | system.tables |
 //     system.schemas | system.live for dba and system roles (password
 //     hashes are never exposed). system.schemas (one row per table, with
@@ -102,8 +111,8 @@
 // written.
 //
 // Not supported (each is an error, never a silent misbehaviour): ALTER
-// TABLE, views, indexes, topics, storage commands, FILE uploads, KILL LIVE
-// QUERY, and SQLite statements such as PRAGMA or ATTACH.
+// TABLE, views, indexes, storage commands, FILE uploads, KILL LIVE QUERY,
+// and SQLite statements such as PRAGMA or ATTACH.
 // Known differences from KalamDB: the SQL function library is SQLite's
 // (for instance there is no ILIKE); comparing a TIMESTAMP column with a
 // date string compares against the text, so compare with µs integers or

@@ -107,6 +107,9 @@ func (s *Store) Exec(ctx context.Context, sess Session, sql string, params []any
 		f := &failure{status: http.StatusBadRequest, code: code, msg: "Failed to parse SQL batch: " + err.Error()}
 		return Result{}, f.toError(0, admin, "")
 	}
+	if res, err, ok := s.execTopic(sess, sql, toks); ok { // topics_sql.go
+		return res, err
+	}
 	stmts := split(toks)
 	if len(stmts) == 0 {
 		f := &failure{status: http.StatusBadRequest, code: wire.CodeEmptySQL, msg: "No SQL statements provided", safe: true}

@@ -72,6 +72,8 @@ type Store struct {
 	closed     atomic.Bool
 	liveSource atomic.Pointer[func() []LiveInfo] // see SetLiveSource
 	broken     atomic.Bool                       // set when a panicking statement could not be undone
+
+	topics *topicState // see topics.go
 }
 
 const (
@@ -121,6 +123,10 @@ func Open(opts Options) (*Store, error) {
 	if err := sidecarModes(opts.Path); err != nil {
 		db.Close()
 		return nil, &Error{Status: 500, Code: wire.CodeInternalError, Message: "initialize database: " + err.Error()}
+	}
+	if err := s.initTopics(); err != nil {
+		db.Close()
+		return nil, &Error{Status: 500, Code: wire.CodeInternalError, Message: "initialize topics: " + err.Error()}
 	}
 	return s, nil
 }
