@@ -486,7 +486,7 @@ func TestDropReportAdmin(t *testing.T) {
 	eventually(t, "the connection to go", func() bool { return srv.Connections() == 0 })
 
 	goReport := srv.Drops()
-	res := cl.request(http.MethodGet, "/_kalamtest/drops", "")
+	res := cl.request(http.MethodGet, "/_kalamtest/drops", "", AdminTokenHeader, srv.AdminToken())
 	if res.Status != 200 {
 		t.Fatalf("%d %s", res.Status, res.Body)
 	}
