@@ -15,6 +15,11 @@ import (
 // test check that every change the server dropped was later repaired or
 // reported by the client.
 //
+// Changes lost with a connection are not drops: those still queued when
+// it closes (idle or write timeout, OverflowClose, a failed write) and
+// those committed while it is closing. The client sees the close and
+// resumes from its last _seq, which repairs them.
+//
 // Only connections that dropped something appear, ordered by connection
 // number; their records outlive the connection. In JSON (GET
 // /_kalamtest/drops) the _seq values are decimal strings, like _seq cells

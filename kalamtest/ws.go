@@ -358,10 +358,13 @@ func (wc *wsConn) writeLoop() {
 						return
 					}
 				}
+				// Out of the queue first, then counted as sent: sent +
+				// queued + dropped never counts a change twice, so a
+				// sum equal to the changes committed means all are routed.
+				wc.out.sent(it)
 				if it.changes > 0 {
 					wc.s.stats.notificationsSent.Add(int64(it.changes))
 				}
-				wc.out.sent(it)
 			}
 			clear(buf)
 		}
