@@ -1,0 +1,96 @@
+//go:build !js
+
+package kalam_test
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kalamgo/kalam"
+	"github.com/kalamgo/kalam/internal/e2etest"
+	"github.com/kalamgo/kalam/kalamtest"
+)
+
+// TestStalledConsumerDoesNotHoldUpTheSocket: a consumer that reads nothing
+// while a burst arrives does not hold up the socket, nor pause its
+// subscription: the client reads at network speed and the burst waits in
+// the subscription's buffer, bounded in bytes. Once the consumer reads,
+// every row is there exactly once, in order, without a resume.
+//
+// The server's outgoing queue is loosened here (KalamDB's 128 drops under
+// CPU contention whatever the client does, and the catch-up that repairs
+// such drops also reports a resume): this test is about the client alone,
+// and a resume can only come from its own pause.
+func TestStalledConsumerDoesNotHoldUpTheSocket(t *testing.T) {
+	e := newEnv(t, kalamtest.Config{OutgoingQueue: 1 << 20}, false)
+	c := e.client(nil) // default buffers
+	ctx := e2etest.Ctx(t, 60*time.Second)
+	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{NoSnapshot: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, stop := iterPull(sub, ctx)
+	defer stop()
+	if ev, err := next(); err != nil || ev.Kind != kalam.EventSubscribed {
+		t.Fatalf("first event %v, %v", ev.Kind, err)
+	}
+	// The burst, written while nobody reads the subscription: one change
+	// frame per row, as KalamDB sends them; twenty times the old 256-event
+	// buffer.
+	const rows, per = 5000, 100
+	var want []string
+	for b := 0; b < rows/per; b++ {
+		var sql strings.Builder
+		sql.WriteString("INSERT INTO app.orders (id, status) VALUES ")
+		for i := range per {
+			id := b*per + i + 1
+			want = append(want, fmt.Sprint(id))
+			if i > 0 {
+				sql.WriteString(", ")
+			}
+			fmt.Fprintf(&sql, "(%d, 'open')", id)
+		}
+		e.write(sql.String())
+	}
+	// The server writes every notification to the socket while the
+	// consumer still reads nothing: the client is draining it.
+	deadline := time.Now().Add(30 * time.Second)
+	for e.srv.Stats().NotificationsSent < rows {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server could write only %d of %d notifications while the consumer stalled", e.srv.Stats().NotificationsSent, rows)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if d := e.srv.Drops(); d.Changes != 0 {
+		t.Fatalf("the server dropped %d changes", d.Changes)
+	}
+	var evs []kalam.Event
+	for n := 0; n < rows; n += len(e2etest.IDs(evs[len(evs)-1:])) {
+		ev, err := next()
+		if err != nil {
+			t.Fatalf("after %d rows: %v", n, err)
+		}
+		if ev.Kind == kalam.EventResumed {
+			t.Fatalf("the subscription paused and resumed (from %s, %s) for a burst that fits its buffer", ev.From, ev.Continuity)
+		}
+		evs = append(evs, ev)
+	}
+	e2etest.ExactlyOnce(t, evs, want...)
+	e2etest.CheckOrder(t, evs)
+}
+
+// iterPull reads a subscription's events one at a time, when the test says.
+func iterPull(sub *kalam.Subscription, ctx context.Context) (next func() (kalam.Event, error), stop func()) {
+	pull, stop := iter.Pull2(sub.Events(ctx))
+	return func() (kalam.Event, error) {
+		ev, err, ok := pull()
+		if !ok {
+			return ev, fmt.Errorf("the subscription ended")
+		}
+		return ev, err
+	}, stop
+}
