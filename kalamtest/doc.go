@@ -30,14 +30,40 @@
 // admin.go. Connections, Subscriptions and Stats let a test observe the
 // server's side.
 //
+// # KalamDB's limits
+//
+// By default kalamtest applies KalamDB's limits, so a client test meets
+// the losses a real server inflicts (PROTOCOL.md §4.3, §4.6, §4.9):
+//
+//   - each connection's outgoing queue holds 128 change notifications
+//     (Config.OutgoingQueue); a change that finds it full is dropped and
+//     the client is not told (Config.Overflow). Acks, batches and errors
+//     are never dropped;
+//   - a subscription whose initial load is running buffers at most 1,024
+//     newer changes, dropping the oldest (Config.LoadingBuffer); they are
+//     flushed in _seq order after the last batch, through the same
+//     128-change queue, so a large flush loses its tail;
+//   - 50 client text frames per second per connection, as a token bucket
+//     that pings drain too (Config.MaxMessagesPerSec); an excess frame is
+//     dropped and answered with the rate_limit RATE_LIMIT_EXCEEDED error;
+//   - 100 subscriptions per connection (UNSUPPORTED) and 100 per user over
+//     all connections (SUBSCRIPTION_LIMIT_EXCEEDED; KalamDB's code default
+//     is 10, its sample server.toml 100).
+//
+// Each is a Config field whose zero value is KalamDB's, and a negative
+// value turns it off; `kalam serve` has a flag for each. Every dropped
+// change is counted per connection and per subscription with its _seq,
+// and every refused frame per connection: Server.Drops, or GET
+// /_kalamtest/drops, tells a test what a client must have repaired or
+// reported.
+//
 // # Differences from KalamDB
 //
 // kalamtest serves JSON only: MessagePack (serialization=msgpack) is
 // refused with close 1011. Multipart requests (FILE columns), topics,
 // file downloads, cluster health, per-IP rate limits, account lockout and
-// OIDC are not implemented. Where KalamDB drops change notifications for a
-// slow connection, kalamtest closes the connection by default (see
-// Config.Overflow), so a client test cannot lose events silently.
+// OIDC are not implemented. KalamDB's per-user subscription counter can
+// drift (PROTOCOL.md §9 item 19); kalamtest's is exact.
 //
 // # Concurrency
 //
@@ -45,8 +71,8 @@
 // reader (the handler goroutine) and a writer goroutine; one hub goroutine
 // routes committed changes, in commit order, to subscriptions. Writers of
 // rows never wait for a connection: the store's commit hook only appends to
-// the hub's queue, and a full connection queue is handled by the overflow
-// policy rather than by blocking. Close and Shutdown wait for every
+// the hub's queue, and a full connection queue drops (or closes, see
+// Config.Overflow) rather than blocks. Close and Shutdown wait for every
 // goroutine the server started.
 //
 // # Wasm
