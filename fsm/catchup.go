@@ -1,0 +1,291 @@
+package fsm
+
+import (
+	"time"
+
+	"github.com/kalamgo/kalam/transport/wire"
+)
+
+// Catch-up repair. KalamDB delivers changes at most once: a connection's
+// outgoing queue drops changes when it is full, and a loading
+// subscription's buffer drops its oldest changes beyond 1,024. Whenever
+// the engine has reason to think the server dropped something, it
+// resubscribes from the last _seq it delivered; the replay brings every
+// insert and update after that position, and what the engine already
+// delivered is filtered out as before. A replay that brought rows is
+// followed by another round (with a growing delay, at most CatchUpRounds
+// times), because it may itself have coincided with drops; a replay that
+// brings nothing ends the episode.
+//
+// The signs that the server may have dropped changes:
+//   - a pause or a reconnect (the resume is itself a replay);
+//   - a load whose flush of buffered changes reached LoadBuffer: the
+//     changes committed before the last batch arrived are counted;
+//   - congestion: each _seq is a Snowflake carrying its commit time, so a
+//     change's lag on arrival, taken relative to the smallest lag seen
+//     (which cancels clock skew), grows when the server's queue backs up.
+//     A lag more than LagThreshold above the smallest means the queue may
+//     have overflowed; every subscription on the socket catches up.
+
+// Defaults of the repair-related Config fields.
+const (
+	DefaultLagThreshold  = 500 * time.Millisecond
+	DefaultLoadBuffer    = 1024
+	DefaultCatchUpRounds = 4
+	DefaultCatchUpDelay  = 200 * time.Millisecond
+)
+
+// flushWindow bounds the flush count when no lag has been measured yet.
+const flushWindow = 250 * time.Millisecond
+
+// minSeqMillis: a _seq whose time part is below a day is not a real
+// Snowflake (tests, synthetic servers) and says nothing about lag.
+const minSeqMillis = 24 * 3600 * 1000
+
+func (c *Config) defaultRepair() {
+	if c.LagThreshold == 0 {
+		c.LagThreshold = DefaultLagThreshold
+	}
+	if c.LoadBuffer <= 0 {
+		c.LoadBuffer = DefaultLoadBuffer
+	}
+	if c.CatchUpRounds == 0 {
+		c.CatchUpRounds = DefaultCatchUpRounds
+	}
+	if c.CatchUpDelay <= 0 {
+		c.CatchUpDelay = DefaultCatchUpDelay
+	}
+}
+
+// subRepair is a subscription's part of the catch-up.
+type subRepair struct {
+	replay     bool          // the current load replays from a position
+	replayRows int           // rows that replay delivered
+	suspect    bool          // a sign of drops came while loading: a round is owed after it
+	round      int           // rounds in the current episode
+	due        time.Duration // the next round (0: none scheduled)
+	flushing   bool          // counting the flush after the last batch
+	flushed    int
+	loadedAt   time.Duration
+	rounds     uint64 // catch-up rounds started, for tests and stats
+}
+
+// commitTime is when seq was minted, as a Duration since the Unix epoch,
+// or false when seq carries no plausible time.
+func commitTime(seq wire.SeqID) (time.Duration, bool) {
+	ms := int64(seq) >> 22
+	if ms < minSeqMillis {
+		return 0, false
+	}
+	return time.Duration(ms+wire.SeqEpochMillis) * time.Millisecond, true
+}
+
+// onAcked notes the start of an incarnation's life on the wire.
+func (e *Engine) onAcked(s *sub, resuming bool) {
+	s.acked, s.tries = true, 0
+	s.replay = resuming && s.sentOpts && s.hasPos
+	s.replayRows = 0
+	s.flushing = false
+}
+
+// onSnapshotRows counts the rows a replay delivered.
+func (e *Engine) onSnapshotRows(s *sub, n int) {
+	if s.replay {
+		s.replayRows += n
+	}
+}
+
+// onLoaded runs when a load's last batch arrived: the flush count starts,
+// and a replay decides whether another round is owed.
+func (e *Engine) onLoaded(s *sub) {
+	s.flushing, s.flushed, s.loadedAt = true, 0, e.now
+	found := s.replay && s.replayRows > 0
+	s.replay = false
+	switch {
+	case s.suspect:
+		s.suspect = false
+		e.scheduleCatchUp(s)
+	case found && s.round < e.cfg.CatchUpRounds:
+		e.scheduleCatchUp(s)
+	default:
+		s.round = 0
+	}
+}
+
+// onChangeSeq looks at the _seq of a live change of s: part of the flush
+// after the load, or a measure of the link's lag.
+func (e *Engine) onChangeSeq(s *sub, seq wire.SeqID) {
+	at, ok := commitTime(seq)
+	if !ok {
+		if s.flushing && e.now-s.loadedAt <= flushWindow {
+			e.countFlushed(s)
+		} else {
+			s.flushing = false
+		}
+		return
+	}
+	lag := e.now - at
+	r := &e.rep
+	if s.flushing {
+		before := e.now-s.loadedAt <= flushWindow
+		if r.hasLag {
+			before = at+r.minLag <= s.loadedAt+2*time.Millisecond
+		}
+		if before {
+			e.countFlushed(s)
+			return // it waited in the server's buffer: its lag says nothing
+		}
+		s.flushing = false
+	}
+	if !r.hasLag || lag < r.minLag {
+		r.minLag, r.hasLag = lag, true
+	}
+	if e.cfg.LagThreshold > 0 && lag-r.minLag > e.cfg.LagThreshold {
+		e.congested()
+	}
+}
+
+func (e *Engine) countFlushed(s *sub) {
+	s.flushed++
+	if s.flushed >= e.cfg.LoadBuffer {
+		s.flushing = false
+		e.catchUp(s)
+	}
+}
+
+// congested handles a lag that says the server's queue backed up: every
+// subscription on the socket may have lost changes. Repeated congestion
+// is acted on at growing intervals.
+func (e *Engine) congested() {
+	r := &e.rep
+	if r.congestAt != 0 && e.now < r.congestAt {
+		return
+	}
+	if r.congestAt != 0 && e.now > r.congestAt+10*e.cfg.BackoffMax {
+		r.congestN = 0 // a quiet spell: start the backoff over
+	}
+	r.congestAt = e.now + e.catchUpDelay(r.congestN)
+	r.congestN++
+	for _, id := range append([]string(nil), e.order...) {
+		if s := e.subs[id]; s != nil && s.phase != phasePending {
+			e.catchUp(s)
+		}
+	}
+}
+
+func (e *Engine) catchUpDelay(n int) time.Duration {
+	d := e.cfg.CatchUpDelay
+	for range min(n, 30) {
+		if d >= e.cfg.BackoffMax {
+			break
+		}
+		d *= 2
+	}
+	return min(d, max(e.cfg.BackoffMax, e.cfg.CatchUpDelay))
+}
+
+// catchUp asks for a round now: at once for a live subscription, after
+// the current load for one loading. A pending one needs nothing: its
+// resubscribe is a replay.
+func (e *Engine) catchUp(s *sub) {
+	if e.drain != nil || s.removed || s.due != 0 {
+		return
+	}
+	switch s.phase {
+	case phaseLive:
+		e.catchUpRound(s)
+	case phaseSubscribing, phaseLoading:
+		s.suspect = true
+	}
+}
+
+// scheduleCatchUp plans the next round of s after a delay that grows with
+// the rounds of the episode.
+func (e *Engine) scheduleCatchUp(s *sub) {
+	s.due = e.now + e.catchUpDelay(s.round)
+	e.armCatchUp()
+}
+
+func (e *Engine) armCatchUp() {
+	var next time.Duration
+	for _, id := range e.order {
+		if s := e.subs[id]; s != nil && s.due != 0 && (next == 0 || s.due < next) {
+			next = s.due
+		}
+	}
+	if next == 0 {
+		e.cancel(TimerCatchUp)
+		return
+	}
+	if !e.timerArmed[TimerCatchUp] || e.rep.timerAt[TimerCatchUp] != next {
+		e.armAt(TimerCatchUp, next)
+	}
+}
+
+// catchUpDue starts the rounds whose time has come.
+func (e *Engine) catchUpDue() {
+	for _, id := range append([]string(nil), e.order...) {
+		s := e.subs[id]
+		if s == nil || s.due == 0 || s.due > e.now {
+			continue
+		}
+		s.due = 0
+		switch s.phase {
+		case phaseLive:
+			e.catchUpRound(s)
+		case phaseSubscribing, phaseLoading:
+			s.suspect = true
+		}
+	}
+	e.armCatchUp()
+}
+
+// catchUpRound resubscribes s from its position: unsubscribe, then (from
+// settle) subscribe with from, both through the pacer.
+func (e *Engine) catchUpRound(s *sub) {
+	if e.drain != nil || !e.sockOpen || s.epoch != e.epoch {
+		return
+	}
+	s.round++
+	s.rounds++
+	s.due = 0
+	e.unsubscribeWire(s)
+	s.phase = phasePending
+	s.everSent = true
+	if !s.paused {
+		e.pending++
+	}
+}
+
+// GapError says why a resumed subscription has a gap the engine could not
+// repair. It matches ErrGap.
+type GapError struct {
+	Subscription string
+	Reason       string
+}
+
+func (e *GapError) Error() string {
+	return "kalam: subscription " + e.Subscription + " has a gap that cannot be repaired: " + e.Reason
+}
+
+// Unwrap makes errors.Is(err, ErrGap) hold.
+func (e *GapError) Unwrap() error { return ErrGap }
+
+// RepairStats reports the limits' and the repair's counters.
+type RepairStats struct {
+	// RateLimited counts RATE_LIMIT_EXCEEDED answers.
+	RateLimited int
+	// CatchUps counts catch-up rounds started, over all subscriptions.
+	CatchUps uint64
+	// Queued is the number of frames waiting for the pacer.
+	Queued int
+}
+
+// Repair returns the counters of the limits and the repair.
+func (e *Engine) Repair() RepairStats {
+	st := RepairStats{RateLimited: e.rep.rateLimits, Queued: len(e.rep.queue)}
+	for _, s := range e.subs {
+		st.CatchUps += s.rounds
+	}
+	return st
+}
