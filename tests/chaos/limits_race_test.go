@@ -1,0 +1,10 @@
+//go:build race
+
+package chaos
+
+// burstRows: S34 at a tenth of the size under the race detector
+// (see limits_norace_test.go).
+const burstRows = 5_000
+
+// congestedBandwidth is S37b's link, in bytes per second.
+const congestedBandwidth = 20_000
