@@ -68,6 +68,7 @@ type subRepair struct {
 	flushed    int
 	loadedAt   time.Duration
 	held       []heldChange // the flush so far, not yet delivered
+	skipping   bool         // live changes are left to the coming round's replay
 	heldPos    wire.SeqID
 	hasHeld    bool
 	rounds     uint64 // catch-up rounds started, for tests and stats
@@ -128,6 +129,9 @@ func (e *Engine) onLoaded(s *sub) {
 //   - it arrived late (congestion): a catch-up from the current position
 //     replays it with whatever the server dropped before it.
 func (e *Engine) holdChange(s *sub, seq wire.SeqID, ev Event) bool {
+	if s.skipping {
+		return true // the server may have dropped changes before it: the replay brings both
+	}
 	if s.flushing {
 		if _, ok := commitTime(seq); ok && e.inFlush(s, seq) {
 			if s.hasHeld && seq <= s.heldPos {
@@ -188,10 +192,10 @@ func (e *Engine) lateChange(s *sub, seq wire.SeqID) bool {
 	}
 	switch {
 	case s.due != 0 || s.phase != phaseLive:
-		// A round is on its way.
+		s.skipping = true // a round is on its way
 	case r.congestAt != 0 && e.now < r.congestAt:
 		// Backing off: this subscription's round comes when it ends.
-		s.due = r.congestAt
+		s.skipping, s.due = true, r.congestAt
 		e.armCatchUp()
 	default:
 		e.congested()
@@ -236,7 +240,7 @@ func (e *Engine) releaseHeld(s *sub) {
 // dropHeld forgets the held flush: the position did not move past it, so
 // whatever replays from there brings it again.
 func (e *Engine) dropHeld(s *sub) {
-	s.flushing = false
+	s.flushing, s.skipping = false, false
 	s.held, s.hasHeld, s.flushed = nil, false, 0
 }
 
@@ -275,11 +279,15 @@ func (e *Engine) catchUpDelay(n int) time.Duration {
 // the current load for one loading. A pending one needs nothing: its
 // resubscribe is a replay.
 func (e *Engine) catchUp(s *sub) {
-	if e.drain != nil || s.removed || s.due != 0 {
+	if e.drain != nil || s.removed {
 		return
 	}
 	switch s.phase {
 	case phaseLive:
+		if s.due != 0 {
+			s.skipping = true // its round is scheduled: it replays what comes until then
+			return
+		}
 		e.catchUpRound(s)
 	case phaseSubscribing, phaseLoading:
 		s.suspect = true
