@@ -64,9 +64,13 @@ type subRepair struct {
 	suspect    bool          // a sign of drops came while loading: a round is owed after it
 	round      int           // rounds in the current episode
 	due        time.Duration // the next round (0: none scheduled)
-	flushing   bool          // counting the flush after the last batch
+	flushing   bool          // the flush after the last batch is being held
 	flushed    int
 	loadedAt   time.Duration
+	held       []heldChange // the flush so far, not yet delivered
+	skipping   bool         // live changes are left to the coming round's replay
+	heldPos    wire.SeqID
+	hasHeld    bool
 	rounds     uint64 // catch-up rounds started, for tests and stats
 }
 
@@ -85,7 +89,7 @@ func (e *Engine) onAcked(s *sub, resuming bool) {
 	s.acked, s.tries = true, 0
 	s.replay = resuming && s.sentOpts && s.hasPos
 	s.replayRows = 0
-	s.flushing = false
+	e.dropHeld(s)
 }
 
 // onSnapshotRows counts the rows a replay delivered.
@@ -98,7 +102,8 @@ func (e *Engine) onSnapshotRows(s *sub, n int) {
 // onLoaded runs when a load's last batch arrived: the flush count starts,
 // and a replay decides whether another round is owed.
 func (e *Engine) onLoaded(s *sub) {
-	s.flushing, s.flushed, s.loadedAt = true, 0, e.now
+	e.dropHeld(s)
+	s.flushing, s.loadedAt = true, e.now
 	found := s.replay && s.replayRows > 0
 	s.replay = false
 	switch {
@@ -112,45 +117,131 @@ func (e *Engine) onLoaded(s *sub) {
 	}
 }
 
-// onChangeSeq looks at the _seq of a live change of s: part of the flush
-// after the load, or a measure of the link's lag.
-func (e *Engine) onChangeSeq(s *sub, seq wire.SeqID) {
+// holdChange decides on a live change of s at seq (above its position)
+// before it is delivered. It reports true when the change is not to be
+// delivered now:
+//   - it belongs to the flush of changes the server buffered during the
+//     load: held (copied) until the flush is known to be complete, because
+//     a flush that reached LoadBuffer means the server dropped the oldest
+//     changes, all below the flushed ones; then the held changes are
+//     dropped and a catch-up from the position before the flush replays
+//     everything in order;
+//   - it arrived late (congestion): a catch-up from the current position
+//     replays it with whatever the server dropped before it.
+func (e *Engine) holdChange(s *sub, seq wire.SeqID, ev Event) bool {
+	if s.skipping {
+		return true // the server may have dropped changes before it: the replay brings both
+	}
+	if s.flushing {
+		if _, ok := commitTime(seq); ok && e.inFlush(s, seq) {
+			if s.hasHeld && seq <= s.heldPos {
+				return true // a replay of what is held
+			}
+			ev.Rows, ev.OldValues = copyRows(ev.Rows), copyRows(ev.OldValues)
+			s.held = append(s.held, heldChange{seq: seq, ev: ev})
+			s.heldPos, s.hasHeld = seq, true
+			s.flushed++
+			if s.flushed >= e.cfg.LoadBuffer {
+				e.dropHeld(s)
+				e.catchUp(s)
+				return true
+			}
+			e.armCatchUp()
+			return true
+		}
+		e.releaseHeld(s)
+		if s.hasPos && seq <= s.pos {
+			return true
+		}
+	}
+	return e.lateChange(s, seq)
+}
+
+// inFlush reports whether a change at seq arriving after s's last batch
+// was committed before that batch arrived: part of the flush. Without a
+// measured lag, the changes of the first flushWindow count. A _seq that
+// carries no time (not a Snowflake) is never held.
+func (e *Engine) inFlush(s *sub, seq wire.SeqID) bool {
+	at, _ := commitTime(seq)
+	if !e.rep.hasLag {
+		return e.now-s.loadedAt <= flushWindow
+	}
+	return at+e.rep.minLag <= s.loadedAt+2*time.Millisecond
+}
+
+// lateChange measures a live change's lag against the smallest seen. A
+// late one starts a catch-up (of every subscription on the socket) and
+// is not delivered: the replay brings it.
+func (e *Engine) lateChange(s *sub, seq wire.SeqID) bool {
 	at, ok := commitTime(seq)
 	if !ok {
-		if s.flushing && e.now-s.loadedAt <= flushWindow {
-			e.countFlushed(s)
-		} else {
-			s.flushing = false
-		}
-		return
+		return false
 	}
-	lag := e.now - at
 	r := &e.rep
-	if s.flushing {
-		before := e.now-s.loadedAt <= flushWindow
-		if r.hasLag {
-			before = at+r.minLag <= s.loadedAt+2*time.Millisecond
-		}
-		if before {
-			e.countFlushed(s)
-			return // it waited in the server's buffer: its lag says nothing
-		}
-		s.flushing = false
-	}
-	if !r.hasLag || lag < r.minLag {
+	lag := e.now - at
+	if r.hasLag {
+		// The baseline creeps up by a millisecond a second, so a drift
+		// between the clocks does not read as congestion.
+		r.minLag = min(r.minLag+(e.now-r.lagAt)/1000, lag)
+	} else {
 		r.minLag, r.hasLag = lag, true
 	}
-	if e.cfg.LagThreshold > 0 && lag-r.minLag > e.cfg.LagThreshold {
+	r.lagAt = e.now
+	if e.cfg.LagThreshold <= 0 || lag-r.minLag <= e.cfg.LagThreshold || e.drain != nil {
+		return false
+	}
+	switch {
+	case s.due != 0 || s.phase != phaseLive:
+		s.skipping = true // a round is on its way
+	case r.congestAt != 0 && e.now < r.congestAt:
+		// Backing off: this subscription's round comes when it ends.
+		s.skipping, s.due = true, r.congestAt
+		e.armCatchUp()
+	default:
 		e.congested()
+	}
+	return true
+}
+
+type heldChange struct {
+	seq wire.SeqID
+	ev  Event
+}
+
+func copyRows(rows []wire.Row) []wire.Row {
+	if rows == nil {
+		return nil
+	}
+	out := make([]wire.Row, len(rows))
+	for i, r := range rows {
+		out[i] = append(wire.Row(nil), r...)
+	}
+	return out
+}
+
+// releaseHeld delivers the held flush: it was complete.
+func (e *Engine) releaseHeld(s *sub) {
+	held := s.held
+	s.flushing = false
+	s.held, s.hasHeld, s.flushed = nil, false, 0
+	if s.phase != phaseLive || s.removed {
+		return
+	}
+	for _, h := range held {
+		if s.hasPos && h.seq <= s.pos {
+			continue
+		}
+		s.pos, s.hasPos = h.seq, true
+		h.ev.Seq = s.pos
+		e.emit(Deliver{Sub: s.id, Event: h.ev})
 	}
 }
 
-func (e *Engine) countFlushed(s *sub) {
-	s.flushed++
-	if s.flushed >= e.cfg.LoadBuffer {
-		s.flushing = false
-		e.catchUp(s)
-	}
+// dropHeld forgets the held flush: the position did not move past it, so
+// whatever replays from there brings it again.
+func (e *Engine) dropHeld(s *sub) {
+	s.flushing, s.skipping = false, false
+	s.held, s.hasHeld, s.flushed = nil, false, 0
 }
 
 // congested handles a lag that says the server's queue backed up: every
@@ -188,11 +279,15 @@ func (e *Engine) catchUpDelay(n int) time.Duration {
 // the current load for one loading. A pending one needs nothing: its
 // resubscribe is a replay.
 func (e *Engine) catchUp(s *sub) {
-	if e.drain != nil || s.removed || s.due != 0 {
+	if e.drain != nil || s.removed {
 		return
 	}
 	switch s.phase {
 	case phaseLive:
+		if s.due != 0 {
+			s.skipping = true // its round is scheduled: it replays what comes until then
+			return
+		}
 		e.catchUpRound(s)
 	case phaseSubscribing, phaseLoading:
 		s.suspect = true
@@ -209,8 +304,17 @@ func (e *Engine) scheduleCatchUp(s *sub) {
 func (e *Engine) armCatchUp() {
 	var next time.Duration
 	for _, id := range e.order {
-		if s := e.subs[id]; s != nil && s.due != 0 && (next == 0 || s.due < next) {
+		s := e.subs[id]
+		if s == nil {
+			continue
+		}
+		if s.due != 0 && (next == 0 || s.due < next) {
 			next = s.due
+		}
+		if len(s.held) > 0 {
+			if at := s.loadedAt + flushWindow; next == 0 || at < next {
+				next = max(at, 1)
+			}
 		}
 	}
 	if next == 0 {
@@ -226,7 +330,13 @@ func (e *Engine) armCatchUp() {
 func (e *Engine) catchUpDue() {
 	for _, id := range append([]string(nil), e.order...) {
 		s := e.subs[id]
-		if s == nil || s.due == 0 || s.due > e.now {
+		if s == nil {
+			continue
+		}
+		if len(s.held) > 0 && s.loadedAt+flushWindow <= e.now {
+			e.releaseHeld(s) // nothing came after the flush: it was complete
+		}
+		if s.due == 0 || s.due > e.now {
 			continue
 		}
 		s.due = 0

@@ -989,8 +989,11 @@ func (e *Engine) onSubMessage(s *sub, m *wire.ServerMessage) error {
 				if s.hasPos && seq <= s.pos {
 					return nil // replayed at or below our position
 				}
+				ev.Rows, ev.OldValues = m.Rows, m.OldValues
+				if e.holdChange(s, seq, ev) {
+					return nil // part of the flush after a load, or left to a catch-up's replay
+				}
 				s.pos, s.hasPos = seq, true
-				e.onChangeSeq(s, seq)
 			}
 			ev.Rows, ev.OldValues, ev.Seq = m.Rows, m.OldValues, s.pos
 			e.emit(Deliver{Sub: s.id, Event: ev})
@@ -1020,6 +1023,7 @@ func (e *Engine) rowSeq(old bool, i int, r wire.Row) (wire.SeqID, bool, error) {
 // row, each filtered by its own _seq.
 func (e *Engine) multiRowChange(s *sub, ev Event, m *wire.ServerMessage) error {
 	n := max(len(m.Rows), len(m.OldValues))
+	e.releaseHeld(s)
 	for i := range n {
 		one := ev
 		one.Rows, one.OldValues = nil, nil
@@ -1044,8 +1048,10 @@ func (e *Engine) multiRowChange(s *sub, ev Event, m *wire.ServerMessage) error {
 			if s.hasPos && seq <= s.pos {
 				continue
 			}
+			if e.lateChange(s, seq) {
+				return nil // the catch-up's replay brings it and what follows
+			}
 			s.pos, s.hasPos = seq, true
-			e.onChangeSeq(s, seq)
 		}
 		one.Seq = s.pos
 		e.emit(Deliver{Sub: s.id, Event: one})

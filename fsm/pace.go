@@ -87,6 +87,7 @@ type repairState struct {
 	// last congestion episode, and when rounds are next due.
 	minLag     time.Duration
 	hasLag     bool
+	lagAt      time.Duration // when minLag was last updated
 	congestAt  time.Duration
 	congestN   int
 	ackAt      time.Duration
@@ -235,6 +236,7 @@ func (e *Engine) withdraw(s *sub) bool {
 // unsubscribeWire takes s's current incarnation off the wire: a queued
 // subscribe is withdrawn, a sent one is unsubscribed.
 func (e *Engine) unsubscribeWire(s *sub) {
+	e.dropHeld(s)
 	if s.phase == phasePending || !e.sockOpen || s.epoch != e.epoch {
 		return
 	}

@@ -224,9 +224,9 @@ func (c *checker) secrets(s *Sim, e fsm.Effect) {
 // and records what the subscription may have missed.
 func (c *checker) registration(s *Sim, sub *appSub, ev fsm.Event) {
 	c.count("registration_known")
-	reg := c.regs[s.eng.Epoch()][sub.id]
-	if reg == nil {
-		s.fail(fmt.Errorf("registration_known: %v for %s with no server registration on epoch %d", ev.Kind, sub.id, s.eng.Epoch()))
+	reg := c.regs[s.eng.Epoch()][s.ackWire]
+	if reg == nil || (reg.id != sub.id && !strings.HasPrefix(reg.id, sub.id+"#")) {
+		s.fail(fmt.Errorf("registration_known: %v for %s with no server registration on epoch %d (ack for %q)", ev.Kind, sub.id, s.eng.Epoch(), s.ackWire))
 		return
 	}
 	sub.table, sub.grp = reg.table.name, reg.grp

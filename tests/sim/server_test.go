@@ -100,9 +100,10 @@ var schema = []wire.SchemaField{
 }
 
 func newServer(s *Sim) *server {
-	sv := &server{s: s, seq: int64(wire.MakeSeqID(1777971600000, 1, 0)), nextID: 1,
+	sv := &server{s: s, nextID: 1,
 		tables: map[string]*table{}, conns: map[uint64]*sconn{}, tokens: map[string]*token{},
 		base: time.Date(2026, 5, 5, 9, 0, 0, 0, time.UTC).Add(s.k.skew), writeUntil: 1 << 62}
+	sv.seq = int64(wire.MakeSeqID(sv.base.UnixMilli()-1, 1, 0))
 	for _, n := range []string{"app.t", "app.u", "shop.t"} {
 		sv.tables[n] = &table{name: n, rows: map[int64]*row{}}
 		sv.tableNames = append(sv.tableNames, n)
@@ -164,8 +165,12 @@ func (sv *server) check(tok string) string {
 
 // --- data ----------------------------------------------------------------------
 
+// nextSeq mints a _seq as KalamDB does: a Snowflake of the server's clock
+// (skewed from the client's; its rate knob models token checks, not the
+// Snowflake clock, which NTP keeps from drifting), strictly increasing.
 func (sv *server) nextSeq() int64 {
-	sv.seq += 1 + sv.s.rng.Int64N(5)
+	ms := sv.base.Add(sv.s.now).UnixMilli()
+	sv.seq = max(sv.seq+1+sv.s.rng.Int64N(5), int64(wire.MakeSeqID(ms, 1, 0)))
 	return sv.seq
 }
 

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"container/heap"
 	"encoding/json"
 	"errors"
@@ -79,11 +80,13 @@ type Sim struct {
 	chk *checker
 
 	links  map[uint64]*link // every link ever made, by epoch
-	timers [8]timerSlot
+	timers [16]timerSlot
 	online bool
 
 	followups []fsm.Input
 	faults    bool
+	dec       wire.Decoder // the driver's view of frames, to see which incarnation an ack is for
+	ackWire   string
 	// A suspended process (a laptop lid, a frozen tab): inputs wait until
 	// it wakes, the rest of the world goes on.
 	suspendedUntil time.Duration
@@ -373,6 +376,16 @@ func (s *Sim) observe(in fsm.Input) {
 		}
 	case fsm.SocketClosed:
 		s.chk.closedSeen[in.Epoch] = true
+	case fsm.FrameReceived:
+		s.ackWire = ""
+		if payload, err := s.dec.Payload(in.Binary, in.Data); err == nil && bytes.HasPrefix(payload, []byte(`{"type":"subscription_ack"`)) {
+			var m struct {
+				SubscriptionID string `json:"subscription_id"`
+			}
+			if json.Unmarshal(payload, &m) == nil {
+				s.ackWire = m.SubscriptionID // the incarnation the ack is for
+			}
+		}
 	case fsm.CredentialsResolved:
 		if in.Req == s.resolveOut {
 			s.resolveOut = 0
