@@ -6,8 +6,8 @@ package chaos
 // (limits_race_test.go) they are a tenth of it: the detector slows the
 // writer, the server and the client about tenfold, and the scenario must
 // stay well under a minute on two cores.
-const burstRows = 10_000
+const burstRows = 50_000
 
 // congestedBandwidth is S37b's link, in bytes per second: far below what
-// the writer produces (about a megabyte per second of change frames).
-const congestedBandwidth = 20_000
+// the writer produces (some 400 KB/s of change frames).
+const congestedBandwidth = 10_000

@@ -7,4 +7,4 @@ package chaos
 const burstRows = 5_000
 
 // congestedBandwidth is S37b's link, in bytes per second.
-const congestedBandwidth = 20_000
+const congestedBandwidth = 10_000

@@ -280,7 +280,6 @@ func s34(w *world) {
 
 	// Inserts.
 	w.writeRange(p, burstRows, chunk, insertStmt(tb))
-	w.t.Logf("DEBUG inserts written in %v, perRow %v; %s", time.Since(start), time.Duration(p.perRow.Load()), tr.summary())
 	inserts := w.seqsOf(tb)
 	w.waitUntil(fmt.Sprintf("all %d inserts", burstRows), func() bool { return tr.missing(inserts) == 0 }, func() string {
 		return fmt.Sprintf("%d inserts missing; %s; %s", tr.missing(inserts), tr.summary(), dropSummary(w.srv.Drops()))
@@ -520,13 +519,17 @@ func s37b(w *world) {
 	tr := track(w.ctx, sub, nil)
 	w.waitUntil("the (empty) snapshot", func() bool { return tr.index() >= 2 }, tr.summary)
 	w.proxy.SetBandwidth(congestedBandwidth)
-	p := &pace{}
-	deadline := time.Now().Add(5 * time.Second)
+	// 100 inserts and 50 updates every 50 ms for 5 s: about 3,000 change
+	// frames a second, some 400 KB/s against the link's 10 KB/s.
+	start := time.Now()
 	n := 0
-	for time.Now().Before(deadline) {
-		w.writeRange(p, 100, 100, func(lo, hi int) string { return insertStmt(tb)(n+lo, n+hi) })
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for time.Since(start) < 5*time.Second {
+		w.insert(tb, seq(n+1, n+100)...)
 		w.exec(fmt.Sprintf("UPDATE app.%s SET v = 'u' WHERE id > %d AND id <= %d", tb, n, n+50))
 		n += 100
+		<-tick.C
 	}
 	w.restore(func() { w.proxy.SetBandwidth(0) })
 	want := w.seqsOf(tb)
