@@ -4,6 +4,7 @@ package kalam_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"strings"
@@ -93,4 +94,45 @@ func iterPull(sub *kalam.Subscription, ctx context.Context) (next func() (kalam.
 		}
 		return ev, err
 	}, stop
+}
+
+// TestCapRefusalEndsEventsAndLiveRowsWithATypedError: a subscription the
+// server refuses for a cap (here the per-user cap, set to one) ends Events
+// with an error matching ErrSubscriptionLimit, and a LiveRows view stops
+// with the same typed error rather than waiting forever.
+func TestCapRefusalEndsEventsAndLiveRowsWithATypedError(t *testing.T) {
+	e := newEnv(t, kalamtest.Config{MaxSubscriptionsPerUser: 1}, false)
+	c := e.client(nil)
+	ctx := e2etest.Ctx(t, 20*time.Second)
+	first, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := e2etest.Collect(ctx, first)
+	col.WaitFor(t, ctx, "the first subscription's ack", func(evs []kalam.Event) bool { return len(evs) > 0 })
+
+	second, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got error
+	for _, err := range second.Events(ctx) {
+		if err != nil {
+			got = err
+			break
+		}
+	}
+	if !errors.Is(got, kalam.ErrSubscriptionLimit) {
+		t.Fatalf("Events ended with %v, want an error matching ErrSubscriptionLimit", got)
+	}
+
+	view, err := c.LiveRows(ctx, "SELECT * FROM orders", kalam.RowsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer view.Close()
+	err = view.WaitFor(ctx, func([]kalam.Row) bool { return true })
+	if !errors.Is(err, kalam.ErrSubscriptionLimit) || !errors.Is(view.Err(), kalam.ErrSubscriptionLimit) {
+		t.Fatalf("LiveRows: WaitFor %v, Err %v; want errors matching ErrSubscriptionLimit", err, view.Err())
+	}
 }
