@@ -17,7 +17,12 @@ import (
 // to one raw WebSocket subscriber on loopback, while a writer inserts rows
 // (100 per statement, at most 20,000 ahead of the subscriber).
 func BenchmarkNotifications(b *testing.B) {
-	srv := startServer(b, func(c *Config) { c.MaxMessagesPerSec = -1 })
+	srv := startServer(b, func(c *Config) {
+		c.MaxMessagesPerSec = -1
+		// Throughput, not loss: an unbounded queue so that no change of
+		// the 20,000-row window is dropped (the default 128 would drop).
+		c.OutgoingQueue = -1
+	})
 	cl := newClient(b, srv)
 	w := loginWS(b, srv, cl, "alice", alicePW, dialOpts{})
 	w.subscribe("bench", ordersStar, nil)

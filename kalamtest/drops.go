@@ -94,6 +94,24 @@ func (d SubscriptionDrops) MarshalJSON() ([]byte, error) {
 	}{plain(d), seqs, d.MinSeq.String(), d.MaxSeq.String()})
 }
 
+// Seqs returns the _seq of every dropped change of the subscriptions with
+// this id, over all connections (a client that reconnects keeps its ids),
+// ascending. complete is false when a record held more than MaxDropSeqs
+// drops, so that only the first ones are listed.
+func (r DropReport) Seqs(id string) (seqs []wire.SeqID, complete bool) {
+	complete = true
+	for _, c := range r.Connections {
+		for _, d := range c.Subscriptions {
+			if d.ID == id {
+				seqs = append(seqs, d.Seqs...)
+				complete = complete && d.Complete()
+			}
+		}
+	}
+	slices.Sort(seqs)
+	return seqs, complete
+}
+
 // Drops returns a snapshot of the drops so far.
 func (s *Server) Drops() DropReport {
 	s.mu.Lock()

@@ -499,8 +499,41 @@ func TestDropReportAdmin(t *testing.T) {
 	if c := goReport.Connections[0]; c.Open || c.Queue != 5 || !slices.Equal(sortedSeqs(c.Subscriptions[0].Seqs), rowSeqs(t, srv, "id > 2")) {
 		t.Fatalf("report %+v", goReport)
 	}
+	if seqs, complete := goReport.Seqs("s"); !complete || !slices.Equal(seqs, rowSeqs(t, srv, "id > 2")) {
+		t.Fatalf("Seqs(s) = %v, %v", seqs, complete)
+	}
+	if seqs, complete := goReport.Seqs("other"); len(seqs) != 0 || !complete {
+		t.Fatalf("Seqs(other) = %v, %v", seqs, complete)
+	}
 	srv.ResetDrops()
 	if r := srv.Drops(); r.Changes != 0 || len(r.Connections) != 0 {
 		t.Fatalf("after ResetDrops %+v", r)
+	}
+}
+
+// TestDropSeqsBounded: past MaxDropSeqs drops a subscription's record
+// keeps counting and keeps the smallest and largest _seq, but lists only
+// the first MaxDropSeqs.
+func TestDropSeqsBounded(t *testing.T) {
+	srv := startServer(t, nil)
+	cl := newClient(t, srv)
+	w := loginWS(t, srv, cl, "alice", alicePW, dialOpts{})
+	w.subscribe("s", ordersStar, nil)
+	w.nextType("subscription_ack")
+	release := blockWrites(srv)
+	defer release()
+	const n = MaxDropSeqs + 500
+	for i := 0; i < n; i += 1000 {
+		insertOrders(t, srv, i+1, min(1000, n-i))
+	}
+	eventually(t, "the drops", func() bool { return srv.Drops().Changes == n-128 })
+	d := subDrops(t, srv.Drops(), srv.Subscriptions()[0].Conn, "s")
+	all := rowSeqs(t, srv, "id > 0")
+	if d.Complete() || len(d.Seqs) != MaxDropSeqs || d.Changes != n-128 ||
+		!slices.Equal(d.Seqs, all[128:128+MaxDropSeqs]) || d.MinSeq != all[128] || d.MaxSeq != all[n-1] {
+		t.Fatalf("record: %d seqs, %d changes, complete %v", len(d.Seqs), d.Changes, d.Complete())
+	}
+	if _, complete := srv.Drops().Seqs("s"); complete {
+		t.Fatal("Seqs claims a truncated record is complete")
 	}
 }

@@ -42,6 +42,13 @@ func serverConfig() kalamtest.Config {
 		MaxMessagesPerSec: -1,          // subscribing 100 queries at once is not abuse here
 		IdleTimeout:       -1,          // held streams (see gate) keep client pings back
 		HeartbeatInterval: time.Second, // only the auth timeout uses it
+
+		// These rows measure throughput, not loss: KalamDB's outgoing queue
+		// (128), loading buffer (1,024) and per-user cap (100) are lifted so
+		// that every notification is delivered and 10×100 subscriptions fit.
+		OutgoingQueue:           -1,
+		LoadingBuffer:           -1,
+		MaxSubscriptionsPerUser: -1,
 	}
 }
 
