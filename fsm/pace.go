@@ -92,7 +92,7 @@ type repairState struct {
 	congestN   int
 	ackAt      time.Duration
 	catchUpAt  time.Duration
-	rateLimits int // RATE_LIMIT_EXCEEDED answers seen, for tests and stats
+	rateLimits int           // RATE_LIMIT_EXCEEDED answers seen, for tests and stats
 	limitedAt  time.Duration // the latest RATE_LIMIT_EXCEEDED
 	resendDue  bool          // what it may have cost goes again when the hold ends
 	slow       uint          // the rate is halved this many times on this socket
