@@ -92,7 +92,10 @@ type repairState struct {
 	congestN   int
 	ackAt      time.Duration
 	catchUpAt  time.Duration
-	rateLimits int // RATE_LIMIT_EXCEEDED answers seen, for tests and stats
+	rateLimits int           // RATE_LIMIT_EXCEEDED answers seen, for tests and stats
+	limitedAt  time.Duration // the latest RATE_LIMIT_EXCEEDED
+	resendDue  bool          // what it may have cost goes again when the hold ends
+	slow       uint          // the rate is halved this many times on this socket
 
 	timerAt [numTimers]time.Duration // when each timer of this file was armed for
 }
@@ -108,12 +111,17 @@ type subLimits struct {
 	tryEpoch uint64
 	askedFor wire.SeqID // last next_batch asked after
 	asked    bool       // a next_batch left and no batch answered it yet
+	askedAt  time.Duration
 	hasAsked bool
 }
 
+// interval is the spacing of frames: the configured rate, halved for
+// each RATE_LIMIT_EXCEEDED episode on this socket.
 func (e *Engine) interval() time.Duration {
-	return time.Second / time.Duration(e.cfg.FrameRate)
+	return time.Second / time.Duration(e.cfg.FrameRate) << e.rep.slow
 }
+
+func (e *Engine) burst() int { return max(1, e.cfg.FrameBurst>>e.rep.slow) }
 
 func (e *Engine) paced() bool { return e.cfg.FrameRate > 0 }
 
@@ -127,7 +135,7 @@ func (e *Engine) paceReset() {
 	r.paceEpoch = e.epoch
 	r.queue = r.queue[:0]
 	r.unsubs = r.unsubs[:0]
-	r.hold = 0
+	r.hold, r.slow, r.resendDue = 0, 0, false
 	r.tat = e.now
 	if e.paced() {
 		r.tat += e.interval()
@@ -159,7 +167,11 @@ func (e *Engine) pump() {
 		r.queue = r.queue[:0] // frames of an older socket are never sent
 		return
 	}
-	tau := time.Duration(e.cfg.FrameBurst-1) * e.interval()
+	if r.resendDue && e.now >= r.hold {
+		r.resendDue = false
+		e.resendUnanswered()
+	}
+	tau := time.Duration(e.burst()-1) * e.interval()
 	for len(r.queue) > 0 {
 		if e.paced() {
 			at := max(r.hold, r.tat-tau)
@@ -199,7 +211,7 @@ func (e *Engine) release(f outFrame) {
 		s.tries++
 		e.armAck(s.sentAt + e.cfg.AckTimeout)
 	case frameNextBatch:
-		s.asked = true
+		s.asked, s.askedAt = true, e.now
 	case frameUnsubscribe:
 		e.noteUnsub(f.wire)
 	}
@@ -335,36 +347,60 @@ func (e *Engine) onWireError(m *wire.ServerMessage) bool {
 
 // rateLimited answers RATE_LIMIT_EXCEEDED: the server dropped one or more
 // of our recent frames without saying which. Nothing leaves for
-// RateLimitPause; then every subscribe without an ack goes again (as a new
-// incarnation), every next_batch without a batch, and every recent
-// unsubscribe.
+// RateLimitPause, and the rate on this socket halves (once per episode,
+// down to a sixteenth). When the pause ends, what left before the error
+// and is still unanswered goes again: every subscribe without an ack (as a
+// new incarnation), every next_batch without a batch, every recent
+// unsubscribe. Waiting for the end of the pause lets the answers to the
+// frames that did get through arrive first.
 func (e *Engine) rateLimited() {
 	if !e.sockOpen {
 		return
 	}
 	e.paceReset()
 	r := &e.rep
-	r.hold = e.now + e.cfg.RateLimitPause
-	for _, u := range r.unsubs {
-		data, _ := wire.Encode(wire.ClientMessage{Type: wire.TypeUnsubscribe, SubscriptionID: u.wire})
-		r.queue = append(r.queue, outFrame{kind: frameUnsubscribe, wire: u.wire, data: data})
+	if e.paced() && e.now >= r.hold && r.slow < 4 {
+		r.slow++
 	}
-	r.unsubs = r.unsubs[:0]
+	r.limitedAt = e.now
+	r.hold = e.now + e.cfg.RateLimitPause
+	r.resendDue = true
+	e.pump()
+	if len(r.queue) == 0 {
+		e.armAt(TimerPace, r.hold)
+	}
+}
+
+// resendUnanswered sends again what left before the last rate_limit error
+// and is still unanswered.
+func (e *Engine) resendUnanswered() {
+	r := &e.rep
+	keep := r.unsubs[:0]
+	var again []outFrame
+	for _, u := range r.unsubs {
+		if u.at > r.limitedAt {
+			keep = append(keep, u)
+			continue
+		}
+		data, _ := wire.Encode(wire.ClientMessage{Type: wire.TypeUnsubscribe, SubscriptionID: u.wire})
+		again = append(again, outFrame{kind: frameUnsubscribe, wire: u.wire, data: data})
+	}
+	r.unsubs = keep
+	r.queue = append(again, r.queue...)
 	for _, id := range e.order {
 		s := e.subs[id]
 		if s == nil || s.epoch != e.epoch {
 			continue
 		}
 		switch {
-		case s.phase == phaseSubscribing && s.sent:
+		case s.phase == phaseSubscribing && s.sent && s.sentAt <= r.limitedAt:
 			e.resend(s)
-		case s.phase == phaseLoading && s.asked:
+		case s.phase == phaseLoading && s.asked && s.askedAt <= r.limitedAt:
 			last := s.askedFor
 			s.hasAsked = false
 			e.askNextBatch(s, last)
 		}
 	}
-	e.pump()
 }
 
 // resend sends an unacknowledged subscription again as a new incarnation:

@@ -16,12 +16,13 @@ import (
 // (live.go): bounded event queues, Pause when one overflows, Resume once the
 // consumer has caught up, consumers of different speeds.
 type app struct {
-	s       *Sim
-	subs    map[string]*appSub
-	order   []string
-	nextSub int
-	nextQ   uint64
-	pending map[uint64]bool // accepted queries without QueryDone
+	s        *Sim
+	subs     map[string]*appSub
+	order    []string
+	nextSub  int
+	nextQ    uint64
+	pending  map[uint64]bool // accepted queries without QueryDone
+	bulkDone bool
 }
 
 // window is a stretch of a subscription's history it may have missed:
@@ -187,6 +188,15 @@ func (a *app) act() {
 	case 15:
 		if id := a.anySub(); id != "" {
 			a.subs[id].slow = !a.subs[id].slow
+		}
+	case 16:
+		if s.k.bulk && !a.bulkDone {
+			// Many live queries in one loop: past KalamDB's 50 frames/s and,
+			// sometimes, its 100 subscriptions per connection.
+			a.bulkDone = true
+			for range 40 + s.rng.IntN(90) {
+				a.subscribe()
+			}
 		}
 	default:
 		for _, id := range slices.Clone(a.order) {

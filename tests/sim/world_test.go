@@ -62,6 +62,9 @@ type knobs struct {
 	writeEvery    time.Duration // mean time between server-side writes
 	appEvery      time.Duration // mean time between application actions
 	staleTimerOdd float64       // probability a stale TimerFired is also fed
+	loadCap       int           // the server's buffer of changes per loading subscription
+	fastFrames    bool          // the engine paces above the server's frame rate
+	bulk          bool          // the application starts many subscriptions at once, once
 }
 
 // Sim is one seeded run: the engine, the world around it and the checks.
@@ -87,6 +90,7 @@ type Sim struct {
 	faults    bool
 	dec       wire.Decoder // the driver's view of frames, to see which incarnation an ack is for
 	ackWire   string
+	queued    map[*byte]*sconn // notification frames in the server's outgoing queue, by their first byte
 	// A suspended process (a laptop lid, a frozen tab): inputs wait until
 	// it wakes, the rest of the world goes on.
 	suspendedUntil time.Duration
@@ -122,7 +126,7 @@ type timerSlot struct {
 func newSim(seed uint64) *Sim {
 	rng := rand.New(rand.NewPCG(seed, 0x6b616c616d73696d))
 	s := &Sim{seed: seed, rng: rng, links: map[uint64]*link{}, online: true,
-		hash: fnv.New64a()}
+		hash: fnv.New64a(), queued: map[*byte]*sconn{}}
 	k := &s.k
 	k.hasProvider = rng.IntN(4) != 0
 	k.tokenTTL = []time.Duration{3 * time.Second, 10 * time.Second, 30 * time.Second, 2 * time.Minute, time.Hour}[rng.IntN(5)]
@@ -141,6 +145,9 @@ func newSim(seed uint64) *Sim {
 	k.writeEvery = time.Duration(50+rng.IntN(2000)) * time.Millisecond
 	k.appEvery = time.Duration(200+rng.IntN(3000)) * time.Millisecond
 	k.staleTimerOdd = []float64{0, 0.1}[rng.IntN(2)]
+	k.loadCap = []int{1024, 1024, 32, 4}[rng.IntN(4)]
+	k.fastFrames = rng.IntN(4) == 0
+	k.bulk = rng.IntN(6) == 0
 
 	s.cfg = fsm.Config{
 		HasProvider:        k.hasProvider,
@@ -155,6 +162,10 @@ func newSim(seed uint64) *Sim {
 	}
 	if rng.IntN(3) == 0 {
 		s.cfg.RefreshMargin = time.Duration(rng.IntN(3000)) * time.Millisecond
+	}
+	s.cfg.LoadBuffer = k.loadCap
+	if k.fastFrames {
+		s.cfg.FrameRate, s.cfg.FrameBurst = 200, 100 // over the server's 50/s: RATE_LIMIT_EXCEEDED answers
 	}
 	s.eng = fsm.New(s.cfg)
 	s.chk = newChecker()
@@ -377,6 +388,12 @@ func (s *Sim) observe(in fsm.Input) {
 	case fsm.SocketClosed:
 		s.chk.closedSeen[in.Epoch] = true
 	case fsm.FrameReceived:
+		if len(in.Data) > 0 {
+			if c := s.queued[&in.Data[0]]; c != nil {
+				delete(s.queued, &in.Data[0])
+				c.unread-- // read: it leaves the server's outgoing queue
+			}
+		}
 		s.ackWire = ""
 		if payload, err := s.dec.Payload(in.Binary, in.Data); err == nil && bytes.HasPrefix(payload, []byte(`{"type":"subscription_ack"`)) {
 			var m struct {
