@@ -11,3 +11,6 @@ const burstRows = 50_000
 // congestedBandwidth is S37b's link, in bytes per second: far below what
 // the writer produces (some 400 KB/s of change frames).
 const congestedBandwidth = 10_000
+
+// browserBurstRows is S37's burst, in the browser build.
+const browserBurstRows = 5_000

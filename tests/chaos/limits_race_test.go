@@ -8,3 +8,7 @@ const burstRows = 5_000
 
 // congestedBandwidth is S37b's link, in bytes per second.
 const congestedBandwidth = 10_000
+
+// browserBurstRows is S37's burst (the page is not slowed by the race
+// detector, only the Go side is).
+const browserBurstRows = 2_000

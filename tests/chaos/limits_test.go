@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/kalamgo/kalam"
@@ -550,4 +552,119 @@ func s37b(w *world) {
 		w.t.Logf("note: the client declared the slow link dead %d times", lost)
 	}
 	w.t.Logf("S37b: %d rows; %s; %s", n, tr.summary(), dropSummary(d))
+}
+
+// ---- S37 ----
+
+// addBrowser records one event the browser build reported, as add does.
+func (tr *tracker) addBrowser(be BrowserEvent) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if be.Kind == "resumed" {
+		tr.resumes++
+		if be.Continuity != "full" {
+			tr.reports = append(tr.reports, report{index: tr.n, from: wire.SeqID(be.From)})
+		}
+	}
+	if be.Kind == "snapshot" || be.Kind == "insert" || be.Kind == "update" || be.Kind == "delete" {
+		for i, s := range be.Seqs {
+			seq := wire.SeqID(s)
+			if seq <= tr.last {
+				tr.breachf("_seq %d (%s) delivered after %d", seq, be.Kind, tr.last)
+			}
+			if _, dup := tr.seqs[seq]; dup {
+				tr.breachf("_seq %d delivered twice", seq)
+			}
+			tr.last = max(tr.last, seq)
+			id := -1
+			if i < len(be.IDs) {
+				id = be.IDs[i]
+			}
+			tr.seqs[seq] = id
+			tr.rows++
+			if be.Kind == "delete" {
+				tr.deleted[id]++
+			}
+		}
+	}
+	tr.n++
+}
+
+// S37: scenario 34 in headless Chromium with the JS defaults (no
+// bufferBytes, no eventBuffer): bursts of browserBurstRows inserts, then
+// updates, then deletes, written at 2,000 rows/s, to a page whose consumer
+// spends 625 µs per row on the main thread (20% slower than the writer).
+// The same bar as 34. The bursts are a tenth of 34's: the browser build
+// delivers a few thousand events a second, and the scenario must stay well
+// under a minute.
+func s37(t *testing.T) {
+	if browserSubscriber == nil {
+		msg := "scenario 37 needs the browser harness (chromium_test.go) and Chromium"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip("NOT RUN: " + msg)
+	}
+	w := newWorld(t, Driver{Name: "browser"}, kalamtest.Config{})
+	tb := w.table("items")
+	sub, err := browserSubscriber(w.ctx, t, BrowserConfig{URL: w.url, User: "alice", Password: alicePassword, Namespace: "app",
+		SQL: "SELECT * FROM items", RowCostMicros: 625})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	tr := &tracker{seqs: map[wire.SeqID]int{}, deleted: map[int]int{}, done: make(chan struct{})}
+	go func() {
+		defer close(tr.done)
+		for be := range sub.Events() {
+			tr.addBrowser(be)
+		}
+	}()
+	w.waitUntil("the (empty) snapshot", func() bool { return tr.index() >= 2 }, tr.summary)
+	const n = browserBurstRows
+	// paced writes: 100 rows every 50 ms.
+	paced := func(stmt func(lo, hi int) string) {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for lo := 1; lo <= n; lo += 100 {
+			if !w.exec(stmt(lo, min(lo+99, n))) {
+				t.FailNow()
+			}
+			<-tick.C
+		}
+	}
+	start := time.Now()
+	paced(insertStmt(tb))
+	inserts := w.seqsOf(tb)
+	w.waitUntil(fmt.Sprintf("all %d inserts in the page", n), func() bool { return tr.missing(inserts) == 0 }, func() string {
+		return fmt.Sprintf("%d missing; %s; %s", tr.missing(inserts), tr.summary(), dropSummary(w.srv.Drops()))
+	})
+	paced(func(lo, hi int) string {
+		return fmt.Sprintf("UPDATE app.%s SET v = 'u' WHERE id >= %d AND id <= %d", tb, lo, hi)
+	})
+	updates := w.seqsOf(tb)
+	w.waitUntil(fmt.Sprintf("all %d updates in the page", n), func() bool { return tr.missing(updates) == 0 }, func() string {
+		return fmt.Sprintf("%d missing; %s; %s", tr.missing(updates), tr.summary(), dropSummary(w.srv.Drops()))
+	})
+	deletesFrom := tr.index()
+	paced(func(lo, hi int) string {
+		return fmt.Sprintf("DELETE FROM app.%s WHERE id >= %d AND id <= %d", tb, lo, hi)
+	})
+	w.waitUntil("every delete delivered or reported in the page", func() bool {
+		if _, ok := tr.reportedSince(deletesFrom); ok {
+			return true
+		}
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		return len(tr.deleted) == n
+	}, func() string { return tr.summary() + "; " + dropSummary(w.srv.Drops()) })
+	tr.mu.Lock()
+	breach := tr.breach
+	tr.mu.Unlock()
+	if breach != "" || sub.Err() != nil {
+		t.Fatalf("strict order: %s; page error %v", breach, sub.Err())
+	}
+	drops := w.srv.Drops()
+	w.checkDropsCovered(tr, drops, inserts, updates, deletesFrom)
+	t.Logf("S37: %d rows ×3 in %v; %s; %s", n, time.Since(start).Round(time.Millisecond), tr.summary(), dropSummary(drops))
 }
