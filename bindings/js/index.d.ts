@@ -73,7 +73,11 @@ export type ErrorCode =
   | 'EMPTY_SQL' | 'UNKNOWN_SUBSCRIPTION' | 'DRAIN_TIMEOUT' | 'CREDENTIALS_REJECTED'
   | 'DEAD_LINK' | 'CONNECT_TIMEOUT' | 'PROTOCOL' | 'INVALID_SUBSCRIPTION_ID'
   | 'INVALID_CONFIG' | 'NO_KEY' | 'VIEW_TOO_LARGE' | 'TOKEN_EXPIRED' | 'MALFORMED_TOKEN'
-  | 'TIMEOUT' | 'ABORTED' | 'QUERY' | 'SERVER' | 'REFUSED' | 'CALLBACK' | 'INTERNAL';
+  | 'TIMEOUT' | 'ABORTED' | 'QUERY' | 'SERVER' | 'REFUSED' | 'CALLBACK' | 'INTERNAL'
+  /** The server refused a subscription for a cap (per connection or per user). */
+  | 'SUBSCRIPTION_LIMIT'
+  /** The server never acknowledged a subscription, after retries. */
+  | 'SUBSCRIBE_TIMEOUT' | 'GAP';
 
 export interface KalamError extends Error {
   name: 'KalamError';
