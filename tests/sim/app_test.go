@@ -197,11 +197,17 @@ func (a *app) act() {
 			for range 40 + s.rng.IntN(90) {
 				a.subscribe()
 			}
+			return
 		}
+		a.consumeSome()
 	default:
-		for _, id := range slices.Clone(a.order) {
-			a.consume(a.subs[id], 1+s.rng.IntN(3))
-		}
+		a.consumeSome()
+	}
+}
+
+func (a *app) consumeSome() {
+	for _, id := range slices.Clone(a.order) {
+		a.consume(a.subs[id], 1+a.s.rng.IntN(3))
 	}
 }
 
