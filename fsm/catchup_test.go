@@ -361,3 +361,31 @@ func TestRateLimitHalvesTheSocketsRate(t *testing.T) {
 		t.Fatalf("%d subscribes at once on a new socket, want 3 (burst 4 less the authenticate frame)", got)
 	}
 }
+
+func TestALateFlushIsLeftToACatchUp(t *testing.T) {
+	h := live(t, Config{FrameRate: -1})
+	h.now += time.Second
+	h.frame(changeJSON("s1", "insert", snow(0, 1))) // the smallest lag
+	h.step(Subscribe{ID: "s2", SQL: "SELECT * FROM t", Options: &wire.SubscriptionOptions{}})
+	h.frame(ackJSON("s2", true, snow(0, 2)))
+	h.frame(batchJSON("s2", 0, true, snow(0, 2)))
+	// The client sleeps 5 s; then the last batch, its flush and what
+	// followed arrive at once. The flush's newest change is 5 s late: the
+	// queue behind it may have overflowed.
+	h.now += 5 * time.Second
+	h.frame(batchJSON("s2", 1, false, snow(0, 3)))
+	for i := range 2 {
+		none[Deliver](h, h.frame(changeJSON("s2", "insert", snow(100, int64(i)))))
+	}
+	effs := h.frame(changeJSON("s2", "insert", snow(5100, 1))) // committed after the batch arrived
+	none[Deliver](h, effs)
+	// Every subscription on the socket catches up; s2 from the snapshot's
+	// end, below the flush it never delivered.
+	var from []string
+	for _, m := range subscribes(h, effs) {
+		from = append(from, fmt.Sprintf("%s@%d", strings.Split(m.Subscription.ID, "#")[0], *m.Subscription.Options.From))
+	}
+	if want := fmt.Sprintf("[s1@%d s2@%d]", snow(0, 1), snow(0, 3)); fmt.Sprint(from) != want {
+		t.Fatalf("caught up %v, want %s", from, want)
+	}
+}

@@ -167,6 +167,11 @@ func (e *Engine) pump() {
 		r.queue = r.queue[:0] // frames of an older socket are never sent
 		return
 	}
+	if r.slow > 0 && e.now-r.limitedAt >= 10*e.cfg.RateLimitPause {
+		// No rate_limit error for a while: speed up again, one step at a time.
+		r.slow--
+		r.limitedAt = e.now
+	}
 	tau := time.Duration(e.burst()-1) * e.interval()
 	for len(r.queue) > 0 {
 		if e.paced() {
