@@ -71,7 +71,8 @@ type subRepair struct {
 	skipping   bool         // live changes are left to the coming round's replay
 	heldPos    wire.SeqID
 	hasHeld    bool
-	rounds     uint64 // catch-up rounds started, for tests and stats
+	heldAt     time.Duration // when the newest held change arrived
+	rounds     uint64        // catch-up rounds started, for tests and stats
 }
 
 // commitTime is when seq was minted, as a Duration since the Unix epoch,
@@ -139,7 +140,7 @@ func (e *Engine) holdChange(s *sub, seq wire.SeqID, ev Event) bool {
 			}
 			ev.Rows, ev.OldValues = copyRows(ev.Rows), copyRows(ev.OldValues)
 			s.held = append(s.held, heldChange{seq: seq, ev: ev})
-			s.heldPos, s.hasHeld = seq, true
+			s.heldPos, s.hasHeld, s.heldAt = seq, true, e.now
 			s.flushed++
 			if s.flushed >= e.cfg.LoadBuffer {
 				e.dropHeld(s)
@@ -149,7 +150,9 @@ func (e *Engine) holdChange(s *sub, seq wire.SeqID, ev Event) bool {
 			e.armCatchUp()
 			return true
 		}
-		e.releaseHeld(s)
+		if e.flushDone(s) {
+			return true
+		}
 		if s.hasPos && seq <= s.pos {
 			return true
 		}
@@ -190,6 +193,16 @@ func (e *Engine) lateChange(s *sub, seq wire.SeqID) bool {
 	if e.cfg.LagThreshold <= 0 || lag-r.minLag <= e.cfg.LagThreshold || e.drain != nil {
 		return false
 	}
+	e.late(s)
+	return true
+}
+
+// late acts on a sign that the server's queue backed up while s was live:
+// every subscription on the socket catches up, at once or when the
+// backoff of repeated congestion ends, and s takes no live change until
+// its round.
+func (e *Engine) late(s *sub) {
+	r := &e.rep
 	switch {
 	case s.due != 0 || s.phase != phaseLive:
 		s.skipping = true // a round is on its way
@@ -200,7 +213,6 @@ func (e *Engine) lateChange(s *sub, seq wire.SeqID) bool {
 	default:
 		e.congested()
 	}
-	return true
 }
 
 type heldChange struct {
@@ -219,7 +231,25 @@ func copyRows(rows []wire.Row) []wire.Row {
 	return out
 }
 
-// releaseHeld delivers the held flush: it was complete.
+// flushDone ends the flush of s: it was complete. A flush whose newest
+// change came late (the last batch and its flush waited in the server's
+// queue, or the client was suspended) may have been followed by changes
+// the server dropped: it is left to a catch-up instead, like a late live
+// change, and it reports true. Otherwise the held changes are delivered.
+func (e *Engine) flushDone(s *sub) bool {
+	if len(s.held) > 0 && e.rep.hasLag && e.cfg.LagThreshold > 0 && e.drain == nil {
+		at, _ := commitTime(s.heldPos)
+		if s.heldAt-at-e.rep.minLag > e.cfg.LagThreshold {
+			e.dropHeld(s)
+			e.late(s)
+			return true
+		}
+	}
+	e.releaseHeld(s)
+	return false
+}
+
+// releaseHeld delivers the held flush.
 func (e *Engine) releaseHeld(s *sub) {
 	held := s.held
 	s.flushing = false
@@ -334,7 +364,7 @@ func (e *Engine) catchUpDue() {
 			continue
 		}
 		if len(s.held) > 0 && s.loadedAt+flushWindow <= e.now {
-			e.releaseHeld(s) // nothing came after the flush: it was complete
+			e.flushDone(s) // nothing came after the flush: it was complete
 		}
 		if s.due == 0 || s.due > e.now {
 			continue

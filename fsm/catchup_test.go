@@ -306,3 +306,86 @@ func TestNoPositionAndNoSnapshotIsAnUnrepairableGap(t *testing.T) {
 		t.Fatalf("resume = %+v, want broken with a *GapError", d.Event)
 	}
 }
+
+func TestChangesAfterALateOneWaitForTheRound(t *testing.T) {
+	h := live(t, Config{FrameRate: -1, CatchUpDelay: 2 * time.Second, BackoffMax: 8 * time.Second})
+	h.now += time.Second
+	h.frame(changeJSON("s1", "insert", snow(0, 1)))
+	pos := snow(0, 1)
+	// A first episode: the late change starts a round at once.
+	h.now += 2 * time.Second
+	w := resubscribed(h, h.frame(changeJSON("s1", "insert", snow(10, 1))), "s1", pos)
+	h.frame(ackJSON(w, false, 0))
+	h.frame(batchJSON(w, 0, false)) // nothing: the episode ends
+	// Another late change (committed after that replay) while the
+	// congestion backs off: no round yet, and nothing after it is
+	// delivered, late or not, until the round replays it all from the
+	// position before it.
+	h.now += time.Second
+	effs := h.frame(changeJSON(w, "insert", snow(2100, 1)))
+	none[Deliver](h, effs)
+	none[Send](h, effs)
+	for i := range 3 {
+		h.now += 10 * time.Millisecond
+		none[Deliver](h, h.frame(changeJSON(w, "delete", snow(3000+int64(i)*10, 1))))
+	}
+	w2 := resubscribed(h, h.fire(TimerCatchUp), w, pos)
+	if h.now != 5*time.Second {
+		t.Fatalf("round at %v, want 5s (the backoff's end)", h.now)
+	}
+	h.frame(ackJSON(w2, false, 0))
+	want := []int64{snow(2100, 1), snow(3000, 1)}
+	if got := fmt.Sprint(delivered(h.frame(batchJSON(w2, 0, false, want...)))); got != fmt.Sprint(want) {
+		t.Fatalf("replay delivered %v, want %v", got, want)
+	}
+}
+
+func TestRateLimitHalvesTheSocketsRate(t *testing.T) {
+	h := live(t, Config{FrameRate: 10, FrameBurst: 4, RateLimitPause: time.Second})
+	h.frame(errorJSON(wire.PlaceholderRateLimit, wire.CodeRateLimitExceeded, "slow down"))
+	h.fire(TimerPace)
+	for i := range 3 {
+		h.step(Subscribe{ID: fmt.Sprint("x", i), SQL: "SELECT * FROM t"})
+	}
+	// Burst 4 halves to 2, 100 ms spacing doubles to 200 ms.
+	before := h.now
+	h.fire(TimerPace)
+	if d := h.now - before; d != 200*time.Millisecond {
+		t.Fatalf("next frame %v later, want 200ms at half the rate", d)
+	}
+	// A new socket starts at the configured rate again.
+	h.step(SocketClosed{Epoch: h.e.Epoch(), Code: 1006})
+	h.fire(TimerBackoff)
+	h.step(Dialed{Epoch: h.e.Epoch()})
+	if got := len(subscribes(h, h.frame(authOK))); got != 3 {
+		t.Fatalf("%d subscribes at once on a new socket, want 3 (burst 4 less the authenticate frame)", got)
+	}
+}
+
+func TestALateFlushIsLeftToACatchUp(t *testing.T) {
+	h := live(t, Config{FrameRate: -1})
+	h.now += time.Second
+	h.frame(changeJSON("s1", "insert", snow(0, 1))) // the smallest lag
+	h.step(Subscribe{ID: "s2", SQL: "SELECT * FROM t", Options: &wire.SubscriptionOptions{}})
+	h.frame(ackJSON("s2", true, snow(0, 2)))
+	h.frame(batchJSON("s2", 0, true, snow(0, 2)))
+	// The client sleeps 5 s; then the last batch, its flush and what
+	// followed arrive at once. The flush's newest change is 5 s late: the
+	// queue behind it may have overflowed.
+	h.now += 5 * time.Second
+	h.frame(batchJSON("s2", 1, false, snow(0, 3)))
+	for i := range 2 {
+		none[Deliver](h, h.frame(changeJSON("s2", "insert", snow(100, int64(i)))))
+	}
+	effs := h.frame(changeJSON("s2", "insert", snow(5100, 1))) // committed after the batch arrived
+	none[Deliver](h, effs)
+	// Every subscription on the socket catches up; s2 from the snapshot's
+	// end, below the flush it never delivered.
+	var from []string
+	for _, m := range subscribes(h, effs) {
+		from = append(from, fmt.Sprintf("%s@%d", strings.Split(m.Subscription.ID, "#")[0], *m.Subscription.Options.From))
+	}
+	if want := fmt.Sprintf("[s1@%d s2@%d]", snow(0, 1), snow(0, 3)); fmt.Sprint(from) != want {
+		t.Fatalf("caught up %v, want %s", from, want)
+	}
+}

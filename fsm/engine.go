@@ -1023,7 +1023,9 @@ func (e *Engine) rowSeq(old bool, i int, r wire.Row) (wire.SeqID, bool, error) {
 // row, each filtered by its own _seq.
 func (e *Engine) multiRowChange(s *sub, ev Event, m *wire.ServerMessage) error {
 	n := max(len(m.Rows), len(m.OldValues))
-	e.releaseHeld(s)
+	if e.flushDone(s) {
+		return nil // left to a catch-up, with the flush before it
+	}
 	for i := range n {
 		one := ev
 		one.Rows, one.OldValues = nil, nil

@@ -167,9 +167,10 @@ func (e *Engine) pump() {
 		r.queue = r.queue[:0] // frames of an older socket are never sent
 		return
 	}
-	if r.resendDue && e.now >= r.hold {
-		r.resendDue = false
-		e.resendUnanswered()
+	if r.slow > 0 && e.now-r.limitedAt >= 10*e.cfg.RateLimitPause {
+		// No rate_limit error for a while: speed up again, one step at a time.
+		r.slow--
+		r.limitedAt = e.now
 	}
 	tau := time.Duration(e.burst()-1) * e.interval()
 	for len(r.queue) > 0 {
@@ -366,7 +367,7 @@ func (e *Engine) rateLimited() {
 	r.hold = e.now + e.cfg.RateLimitPause
 	r.resendDue = true
 	e.pump()
-	if len(r.queue) == 0 {
+	if !e.timerArmed[TimerPace] || e.rep.timerAt[TimerPace] > r.hold {
 		e.armAt(TimerPace, r.hold)
 	}
 }
@@ -463,6 +464,10 @@ func (e *Engine) armAt(t Timer, at time.Duration) {
 func (e *Engine) onLimitTimer(t Timer) {
 	switch t {
 	case TimerPace:
+		if r := &e.rep; r.resendDue && e.now >= r.hold && e.sockOpen && r.paceEpoch == e.epoch {
+			r.resendDue = false
+			e.resendUnanswered()
+		}
 		e.pump()
 	case TimerAck:
 		e.ackDeadline()

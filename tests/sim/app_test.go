@@ -159,7 +159,7 @@ func (a *app) act() {
 	switch s.rng.IntN(20) {
 	case 0, 1, 2, 3:
 		if len(a.order) < 6 {
-			a.subscribe()
+			a.subscribe(false)
 		}
 	case 4:
 		if id := a.anySub(); id != "" {
@@ -195,13 +195,19 @@ func (a *app) act() {
 			// sometimes, its 100 subscriptions per connection.
 			a.bulkDone = true
 			for range 40 + s.rng.IntN(90) {
-				a.subscribe()
+				a.subscribe(true)
 			}
+			return
 		}
+		a.consumeSome()
 	default:
-		for _, id := range slices.Clone(a.order) {
-			a.consume(a.subs[id], 1+s.rng.IntN(3))
-		}
+		a.consumeSome()
+	}
+}
+
+func (a *app) consumeSome() {
+	for _, id := range slices.Clone(a.order) {
+		a.consume(a.subs[id], 1+a.s.rng.IntN(3))
 	}
 }
 
@@ -212,15 +218,29 @@ func (a *app) anySub() string {
 	return a.order[a.s.rng.IntN(len(a.order))]
 }
 
-func (a *app) subscribe() {
+// subscribe starts a live query with random options; in bulk (many at
+// once), without a snapshot or with the default batch size: a hundred
+// loads of a row per batch would take minutes at 50 frames/s.
+func (a *app) subscribe(bulk bool) {
 	s := a.s
 	a.nextSub++
 	id := "s" + strconv.Itoa(a.nextSub)
 	sql := liveSQL[s.rng.IntN(len(liveSQL))]
 	var opts *wire.SubscriptionOptions
 	var floor int64
-	switch s.rng.IntN(5) {
-	case 0:
+	switch k := s.rng.IntN(5); {
+	case k == 0:
+	case bulk:
+		opts = &wire.SubscriptionOptions{}
+	default:
+		opts, floor = a.randomOpts(k)
+	}
+	a.register(id, sql, opts, floor)
+}
+
+func (a *app) randomOpts(k int) (opts *wire.SubscriptionOptions, floor int64) {
+	s := a.s
+	switch k {
 	case 1:
 		opts = &wire.SubscriptionOptions{}
 	case 2:
@@ -236,6 +256,11 @@ func (a *app) subscribe() {
 		bs := 1 + s.rng.IntN(4)
 		opts = &wire.SubscriptionOptions{BatchSize: &bs}
 	}
+	return opts, floor
+}
+
+func (a *app) register(id, sql string, opts *wire.SubscriptionOptions, floor int64) {
+	s := a.s
 	wait := s.rng.IntN(2) == 0
 	sub := &appSub{id: id, sql: sql, opts: opts, floor: floor, cap: 2 + s.rng.IntN(14), slow: s.rng.IntN(3) == 0, view: map[int64]viewRow{}}
 	if floor != 0 {

@@ -145,9 +145,6 @@ func newSim(seed uint64) *Sim {
 	k.writeEvery = time.Duration(50+rng.IntN(2000)) * time.Millisecond
 	k.appEvery = time.Duration(200+rng.IntN(3000)) * time.Millisecond
 	k.staleTimerOdd = []float64{0, 0.1}[rng.IntN(2)]
-	k.loadCap = []int{1024, 1024, 32, 4}[rng.IntN(4)]
-	k.fastFrames = rng.IntN(4) == 0
-	k.bulk = rng.IntN(6) == 0
 
 	s.cfg = fsm.Config{
 		HasProvider:        k.hasProvider,
@@ -163,6 +160,12 @@ func newSim(seed uint64) *Sim {
 	if rng.IntN(3) == 0 {
 		s.cfg.RefreshMargin = time.Duration(rng.IntN(3000)) * time.Millisecond
 	}
+	// From a stream of their own, so a seed's world is what it was before
+	// the limits were modelled.
+	lim := rand.New(rand.NewPCG(seed, 0x6c696d697473))
+	k.loadCap = []int{1024, 1024, 32, 4}[lim.IntN(4)]
+	k.fastFrames = lim.IntN(4) == 0
+	k.bulk = lim.IntN(6) == 0
 	s.cfg.LoadBuffer = k.loadCap
 	if k.fastFrames {
 		s.cfg.FrameRate, s.cfg.FrameBurst = 200, 100 // over the server's 50/s: RATE_LIMIT_EXCEEDED answers
