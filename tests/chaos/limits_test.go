@@ -510,7 +510,8 @@ func s36(w *world) {
 // the server's queue fills and drops. After the catch-up every row is
 // there in its last version (an insert the server dropped and a later
 // update superseded arrives as the updated row), each version at most
-// once, in _seq order.
+// once, in _seq order; and a LiveRows view of the same query, whose
+// deletes the server may have dropped, converges to a fresh SELECT.
 func s37b(w *world) {
 	tb := w.table("items")
 	c, cs := w.client(nil)
@@ -519,7 +520,12 @@ func s37b(w *world) {
 		w.t.Fatal(err)
 	}
 	tr := track(w.ctx, sub, nil)
-	w.waitUntil("the (empty) snapshot", func() bool { return tr.index() >= 2 }, tr.summary)
+	view, err := c.LiveRows(w.ctx, "SELECT * FROM items", kalam.RowsOptions{})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer view.Close()
+	w.waitUntil("the (empty) snapshot", func() bool { return tr.index() >= 2 && view.Ready() }, tr.summary)
 	w.proxy.SetBandwidth(congestedBandwidth)
 	// 100 inserts and 50 updates every 50 ms for 5 s: about 3,000 change
 	// frames a second, some 400 KB/s against the link's 10 KB/s.
@@ -530,6 +536,7 @@ func s37b(w *world) {
 	for time.Since(start) < 5*time.Second {
 		w.insert(tb, seq(n+1, n+100)...)
 		w.exec(fmt.Sprintf("UPDATE app.%s SET v = 'u' WHERE id > %d AND id <= %d", tb, n, n+50))
+		w.exec(fmt.Sprintf("DELETE FROM app.%s WHERE id > %d AND id <= %d", tb, n+90, n+100))
 		n += 100
 		<-tick.C
 	}
@@ -551,7 +558,13 @@ func s37b(w *world) {
 	if lost := cs.lost.Load(); lost != 0 {
 		w.t.Logf("note: the client declared the slow link dead %d times", lost)
 	}
-	w.t.Logf("S37b: %d rows; %s; %s", n, tr.summary(), dropSummary(d))
+	// The deletes the server dropped are not replayed; the view reloads
+	// whenever continuity says so and converges to a fresh SELECT.
+	fresh := w.freshSelect(tb)
+	if err := view.WaitFor(w.ctx, func(rows []kalam.Row) bool { return viewIDs(rows) == fresh }); err != nil {
+		w.t.Fatalf("the LiveRows view never converged to a fresh SELECT (%d rows, want %d): %v", view.Len(), len(want), err)
+	}
+	w.t.Logf("S37b: %d rows; %s; %s; the view reloaded %d times", n, tr.summary(), dropSummary(d), view.Resyncs())
 }
 
 // ---- S37 ----
