@@ -7,11 +7,12 @@ SEEDS     ?= 1000
 CHAOS_COUNT ?= 1
 ENGINE_WASM ?= build/kalam-engine.wasm
 
-.PHONY: help demo test bench diagrams check fuzz sim soak wasm chaos
+.PHONY: help demo test test-norace bench diagrams check fuzz sim soak wasm chaos
 
 help:
 	@echo "make demo      run the lifecycle demo on the embedded test server"
-	@echo "make test      vet and run every test with the race detector"
+	@echo "make test      vet and run every test with the race detector, then test-norace"
+	@echo "make test-norace  the end-to-end and chaos tests once more without -race"
 	@echo "make bench     run the benchmarks and print the figures table"
 	@echo "make diagrams  regenerate docs/lifecycle.{mmd,dot,svg} from the lifecycle table"
 	@echo "make check     cross-build, regenerate, gofmt, and fail on any drift"
@@ -29,6 +30,15 @@ test:
 	$(GO) test -race -count=1 $(PKGS)
 	cd tests && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 	cd tests && $(GO) test -count=1 -run 'TestSim' ./sim -seeds=$(SEEDS)
+	$(MAKE) --no-print-directory test-norace
+
+# The race detector slows the client several times over, which can hide a
+# timing bug (a consumer that keeps up only because the race detector slows
+# everything else): run the end-to-end tests (the root package, against
+# the real kalamtest server) and the chaos suite once more at full speed.
+test-norace:
+	$(GO) test -count=1 .
+	cd tests && $(GO) test -count=1 -timeout 30m -run TestChaos ./chaos
 
 bench:
 	GO=$(GO) ./scripts/bench.sh

@@ -25,6 +25,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/kalamgo/kalam"
 	"github.com/kalamgo/kalam/auth"
+	"github.com/kalamgo/kalam/fsm"
 	"github.com/kalamgo/kalam/internal/e2etest"
 	"github.com/kalamgo/kalam/kalamtest"
 	"github.com/kalamgo/kalam/transport/wire"
@@ -493,29 +494,36 @@ func TestProviderThatFails(t *testing.T) {
 	e := newEnv(t, kalamtest.Config{}, false)
 	var calls atomic.Int32
 	boom := errors.New("identity service unavailable")
+	log := newEngineLog()
+	const backoffMin = 100 * time.Millisecond
 	c := e.client(func(cfg *kalam.Config) {
 		cfg.Auth = auth.Dynamic(func(ctx context.Context, req auth.Request) (auth.Credentials, error) {
 			calls.Add(1)
 			return auth.Credentials{}, boom
 		})
-		cfg.BackoffMin = 100 * time.Millisecond
+		cfg.BackoffMin = backoffMin
 		cfg.BackoffMax = time.Second
+		cfg.Engine = log.engine
 	})
 	ctx := e2etest.Ctx(t, 10*time.Second)
 	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	_, err := c.Query(qctx, "SELECT 1")
-	if !errors.Is(err, boom) && !errors.Is(err, kalam.ErrNoCredentials) {
-		t.Errorf("Query = %v, want the provider's error or ErrNoCredentials", err)
-	}
 	var pe *auth.ProviderError
-	if errors.Is(err, boom) && !errors.As(err, &pe) {
-		t.Logf("the provider's error is not wrapped in *auth.ProviderError: %T", err)
+	if !errors.Is(err, boom) || !errors.As(err, &pe) || pe.Provider != "dynamic" || pe.Op != "resolve" {
+		t.Fatalf("Query = %v (%T), want the provider's error wrapped in *auth.ProviderError{dynamic, resolve}", err, err)
 	}
-	start := calls.Load()
-	time.Sleep(1500 * time.Millisecond) // observation window
-	if n := calls.Load() - start; n > 8 {
-		t.Fatalf("the failing provider was called %d times in 1.5 s", n)
+	// The engine retries on its own schedule: each call after the first
+	// comes from the retry timer, armed for at least the minimum backoff.
+	// Four retries are enough to see a hot loop, whatever the machine's
+	// load; no observation window is needed.
+	steps := log.waitFor(t, ctx, "five provider calls", func(s []loggedStep) bool { return count(s, isResolve) >= 5 })
+	checkPacedBy(t, steps, isResolve, fsm.TimerResolveRetry, backoffMin)
+	if n := count(steps, isDial); n != 0 {
+		t.Fatalf("%d dials without credentials", n)
+	}
+	if n := int(calls.Load()); n > count(log.snapshot(), isResolve) {
+		t.Fatalf("the provider was called %d times, more than the engine asked for", n)
 	}
 	if _, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{}); err == nil {
 		t.Fatal("Live without credentials succeeded")
@@ -580,6 +588,7 @@ func TestProviderReturnsExpiredTokens(t *testing.T) {
 	time.Sleep(2100 * time.Millisecond) // let the one-second token expire (exp has one-second resolution)
 	var calls atomic.Int32
 	st := e2etest.NewStates()
+	log := newEngineLog()
 	c := e.client(func(cfg *kalam.Config) {
 		cfg.Auth = auth.Dynamic(func(ctx context.Context, req auth.Request) (auth.Credentials, error) {
 			calls.Add(1)
@@ -588,6 +597,7 @@ func TestProviderReturnsExpiredTokens(t *testing.T) {
 		cfg.OnStateChange = st.Record
 		cfg.BackoffMin = 100 * time.Millisecond
 		cfg.BackoffMax = time.Second
+		cfg.Engine = log.engine
 	})
 	ctx := e2etest.Ctx(t, 15*time.Second)
 	_, qerr := c.Query(ctx, "SELECT 1")
@@ -599,12 +609,21 @@ func TestProviderReturnsExpiredTokens(t *testing.T) {
 		t.Fatalf("Live = %v", err)
 	}
 	st.WaitFor(t, ctx, kalam.StateUnauthed)
-	startCalls, startWS := calls.Load(), e.srv.Stats().WSAccepted
-	time.Sleep(1500 * time.Millisecond) // observation window
-	if n := calls.Load() - startCalls; n > 8 {
-		t.Fatalf("the provider was asked %d times in 1.5 s", n)
+	// The engine gives up on this token: once its requests are answered it
+	// has nothing armed and nothing in flight, so it will never ask the
+	// provider or dial again on its own. That is the absence of a hot loop,
+	// read from the engine's schedule rather than from a sleep window.
+	steps := log.waitFor(t, ctx, "the engine to go idle", func(s []loggedStep) bool { return pending(s) == "" })
+	if n := count(steps, isResolve); n > 3 {
+		t.Fatalf("the engine asked the provider %d times for one expired token", n)
 	}
-	if n := e.srv.Stats().WSAccepted - startWS; n > 4 {
-		t.Fatalf("%d sockets opened with an expired token in 1.5 s", n)
+	if n, asked := int(calls.Load()), count(steps, isResolve); n != asked {
+		t.Fatalf("the provider was called %d times, the engine asked %d times", n, asked)
+	}
+	if n, ws := count(steps, isDial), e.srv.Stats().WSAccepted; n != 0 || ws != 0 {
+		t.Fatalf("%d dials, %d sockets accepted with an expired token", n, ws)
+	}
+	if c.State() != kalam.StateUnauthed {
+		t.Fatalf("state = %v, want Unauthed", c.State())
 	}
 }

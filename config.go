@@ -3,6 +3,7 @@ package kalam
 import (
 	"errors"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -95,6 +96,14 @@ type Config struct {
 	// Seed seeds the backoff jitter. Zero means a random seed.
 	Seed uint64 `json:"seed,omitempty"`
 
+	// AllowInsecureHTTP lets URL be plain http:// to a host that is not
+	// loopback. Without it New refuses such a URL with a ConfigError:
+	// passwords, tokens and rows would cross the network in clear text.
+	// Loopback means a loopback IP literal (127.0.0.0/8, ::1) or the name
+	// "localhost"; any other name, even one that starts with "127.", is
+	// remote. With it New still logs a warning when credentials are set.
+	AllowInsecureHTTP bool `json:"allowInsecureHTTP,omitempty"`
+
 	// HTTPClient carries HTTP requests and the WebSocket dial (natively a
 	// net/http *http.Client; see [HTTPClient]). Nil means a client with the
 	// default transport (TLS verification on). The browser build uses the
@@ -154,6 +163,9 @@ func (c Config) validate() (base, ws *url.URL, err error) {
 	if u.Host == "" {
 		return nil, nil, &ConfigError{Field: "URL", Reason: "has no host"}
 	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) && !c.AllowInsecureHTTP {
+		return nil, nil, &ConfigError{Field: "URL", Reason: "is plain http:// to a host that is not loopback; use https:// or set Config.AllowInsecureHTTP"}
+	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawQuery, u.Fragment = "", ""
 	w := *u
@@ -209,8 +221,13 @@ func validNamespace(s string) bool {
 	return true
 }
 
-// isLoopback reports whether host names this machine.
+// isLoopback reports whether host names this machine: a loopback IP
+// literal or "localhost". A name such as "127.evil.example" is remote.
 func isLoopback(host string) bool {
-	h := strings.Trim(host, "[]")
-	return h == "localhost" || strings.HasPrefix(h, "127.") || h == "::1"
+	h := strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

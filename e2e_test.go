@@ -17,6 +17,7 @@ import (
 
 	"github.com/kalamgo/kalam"
 	"github.com/kalamgo/kalam/auth"
+	"github.com/kalamgo/kalam/fsm"
 	"github.com/kalamgo/kalam/internal/e2etest"
 	"github.com/kalamgo/kalam/kalamtest"
 	"github.com/kalamgo/kalam/kalamtest/faultproxy"
@@ -293,7 +294,12 @@ func TestRevokedCredentialsDoNotHotLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := e2etest.NewStates()
-	c := e.client(func(cfg *kalam.Config) { cfg.Auth = auth.JWT(access); cfg.OnStateChange = st.Record })
+	log := newEngineLog()
+	c := e.client(func(cfg *kalam.Config) {
+		cfg.Auth = auth.JWT(access)
+		cfg.OnStateChange = st.Record
+		cfg.Engine = log.engine
+	})
 	ctx := e2etest.Ctx(t, 20*time.Second)
 	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
 	if err != nil {
@@ -302,15 +308,24 @@ func TestRevokedCredentialsDoNotHotLoop(t *testing.T) {
 	col := e2etest.Collect(ctx, sub)
 	st.WaitFor(t, ctx, kalam.StateLive)
 
+	accepted := e.srv.Stats().WSAccepted
+	dials := count(log.snapshot(), isDial)
 	e.srv.RevokeUser("alice")
 	e.srv.CloseConnections(1008, "Authentication failed")
 	st.WaitFor(t, ctx, kalam.StateUnauthed)
-	accepted := e.srv.Stats().WSAccepted
-	// A hot loop would redial hundreds of times in a second.
-	time.Sleep(time.Second)
-	if n := e.srv.Stats().WSAccepted - accepted; n > 1 {
-		t.Fatalf("%d reconnects with refused credentials in 1 s", n)
+	// A hot loop would redial for ever. Instead the engine goes idle:
+	// nothing armed, nothing in flight, so it never dials again on its own.
+	// At most one redial (to learn the credentials are refused) happens on
+	// the way; each was paced by the backoff timer.
+	steps := log.waitFor(t, ctx, "the engine to go idle", func(s []loggedStep) bool { return pending(s) == "" })
+	redials := count(steps, isDial) - dials
+	if redials > 1 {
+		t.Fatalf("%d redials with refused credentials; engine log:\n%s", redials, describeSteps(steps))
 	}
+	if n := e.srv.Stats().WSAccepted - accepted; n != int64(redials) {
+		t.Fatalf("%d sockets accepted, the engine dialled %d times", n, redials)
+	}
+	checkPacedBy(t, steps, isDial, fsm.TimerBackoff, 20*time.Millisecond)
 	if c.State() != kalam.StateUnauthed {
 		t.Fatalf("state = %v, want Unauthed", c.State())
 	}

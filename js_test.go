@@ -133,7 +133,13 @@ func TestJSClient(t *testing.T) {
 	take(kalam.EventDelete)
 
 	// The server drops every socket; rows written meanwhile arrive once.
-	resp, err := http.Post(url+"/_kalamtest/faults/drop-connections", "application/json", strings.NewReader("{}"))
+	req, err := http.NewRequest(http.MethodPost, url+"/_kalamtest/faults/drop-connections", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Kalamtest-Admin", os.Getenv("KALAM_TEST_ADMIN_TOKEN"))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -245,7 +246,38 @@ func (w *warnRecorder) WithGroup(string) slog.Handler      { return w }
 
 const plainHTTPWarning = "kalam: credentials will be sent over plain HTTP to a non-loopback host"
 
-// TestPlainHTTPCredentialsWarning: New warns once when credentials would
+// TestPlainHTTPToRemoteHostIsRefused: without Config.AllowInsecureHTTP,
+// New refuses plain http:// to anything but a loopback IP or "localhost",
+// with or without a Logger, before any request is made.
+func TestPlainHTTPToRemoteHostIsRefused(t *testing.T) {
+	token := fakeJWT(time.Now().Add(time.Hour))
+	for _, u := range []string{"http://db.example.com:8080", "http://10.1.2.3", "http://127.evil.example:2900",
+		"http://127.0.0.1.nip.io", "http://localhost.evil.example", "http://[::ffff:10.0.0.1]"} {
+		for _, a := range []auth.Provider{auth.JWT(token), nil, auth.Anonymous()} {
+			c, err := kalam.New(kalam.Config{URL: u, Auth: a})
+			if err == nil {
+				c.Close()
+				t.Fatalf("New(%s) accepted plain HTTP to a remote host", u)
+			}
+			var ce *kalam.ConfigError
+			if !errors.As(err, &ce) || ce.Field != "URL" || !strings.Contains(err.Error(), "AllowInsecureHTTP") {
+				t.Fatalf("New(%s): %v, want a ConfigError on URL naming AllowInsecureHTTP", u, err)
+			}
+			if strings.Contains(err.Error(), token) {
+				t.Fatal("the token in an error")
+			}
+		}
+	}
+	for _, u := range []string{"http://127.0.0.1:1", "http://127.1.2.3:1", "http://localhost:1", "http://LOCALHOST.:1", "http://[::1]:1", "https://db.example.com"} {
+		c, err := kalam.New(kalam.Config{URL: u})
+		if err != nil {
+			t.Fatalf("New(%s): %v", u, err)
+		}
+		c.Close()
+	}
+}
+
+// TestPlainHTTPCredentialsWarning: with AllowInsecureHTTP, New warns once when credentials would
 // travel over plain HTTP to a host that is not loopback, and never
 // otherwise.
 func TestPlainHTTPCredentialsWarning(t *testing.T) {
@@ -259,6 +291,7 @@ func TestPlainHTTPCredentialsWarning(t *testing.T) {
 		// No provider here may reach the network: a login to a host that is
 		// not there would leave a dial behind.
 		{"http://10.1.2.3", auth.JWTWithRefresh(token, token), "10.1.2.3"},
+		{"http://127.evil.example", auth.JWT(token), "127.evil.example"},
 		{"https://db.example.com", auth.JWT(token), ""},
 		{"http://127.0.0.1:8080", auth.JWT(token), ""},
 		{"http://localhost:8080", auth.JWT(token), ""},
@@ -268,7 +301,7 @@ func TestPlainHTTPCredentialsWarning(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.url, func(t *testing.T) {
 			rec := &warnRecorder{}
-			c, err := kalam.New(kalam.Config{URL: tc.url, Auth: tc.auth, Logger: slog.New(rec)})
+			c, err := kalam.New(kalam.Config{URL: tc.url, Auth: tc.auth, Logger: slog.New(rec), AllowInsecureHTTP: true})
 			if err != nil {
 				t.Fatal(err)
 			}

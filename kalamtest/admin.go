@@ -9,13 +9,14 @@ import (
 )
 
 // adminPrefix is where the fault endpoint lives. It answers loopback
-// callers only and has no authentication: it is for local tools such as
-// `kalam serve` and scripts, never for exposure.
+// callers that present the admin token only (see adminAllowed): it is for
+// tests and local tools, never for exposure.
 const adminPrefix = "/_kalamtest/"
 
 // Admin routes. Bodies and answers are JSON; durations are Go duration
 // strings ("1.5s"). Success is 200 {"ok":true} unless noted; failures are
-// {"error":"…"} with 400, 403 (not loopback), 404 or 409.
+// {"error":"…"} with 400, 401 (no or wrong token), 403 (not loopback, foreign
+// Host or Origin), 404, 409 or 415 (a POST that is not application/json).
 //
 //	POST /_kalamtest/faults/expire-tokens
 //	POST /_kalamtest/faults/expire-access-tokens
@@ -160,8 +161,7 @@ func (s *Server) adminRoutes() http.Handler {
 		writeJSON(w, http.StatusOK, s.Drops())
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !isLoopback(r) {
-			writeJSON(w, http.StatusForbidden, map[string]string{"error": "Access denied. The kalamtest admin endpoint is localhost-only."})
+		if !s.adminAllowed(w, r) {
 			return
 		}
 		mux.ServeHTTP(w, r)

@@ -16,7 +16,8 @@ func TestAdminEndpoint(t *testing.T) {
 	cl := newClient(t, srv)
 	post := func(path, body string) response {
 		t.Helper()
-		return cl.request(http.MethodPost, "/_kalamtest/"+path, body, "Content-Type", "application/json")
+		return cl.request(http.MethodPost, "/_kalamtest/"+path, body, "Content-Type", "application/json",
+			"Authorization", "Bearer "+srv.AdminToken())
 	}
 
 	// Loopback only.
@@ -81,14 +82,14 @@ func TestAdminEndpoint(t *testing.T) {
 		w.subscribe("obs", ordersStar, nil)
 		w.nextType("subscription_ack")
 		var subs []SubscriptionInfo
-		if err := json.Unmarshal(cl.request(http.MethodGet, "/_kalamtest/subscriptions", "").Body, &subs); err != nil || len(subs) != 1 || subs[0].ID != "obs" {
+		if err := json.Unmarshal(cl.request(http.MethodGet, "/_kalamtest/subscriptions", "", AdminTokenHeader, srv.AdminToken()).Body, &subs); err != nil || len(subs) != 1 || subs[0].ID != "obs" {
 			t.Fatalf("subscriptions %+v %v", subs, err)
 		}
 		var conns map[string]int
-		if err := json.Unmarshal(cl.request(http.MethodGet, "/_kalamtest/connections", "").Body, &conns); err != nil || conns["connections"] != 1 {
+		if err := json.Unmarshal(cl.request(http.MethodGet, "/_kalamtest/connections", "", AdminTokenHeader, srv.AdminToken()).Body, &conns); err != nil || conns["connections"] != 1 {
 			t.Fatalf("connections %v %v", conns, err)
 		}
-		if m := cl.request(http.MethodGet, "/_kalamtest/stats", "").JSON(t); keys(m) !=
+		if m := cl.request(http.MethodGet, "/_kalamtest/stats", "", AdminTokenHeader, srv.AdminToken()).JSON(t); keys(m) !=
 			"auth_failed,auth_ok,messages_in,messages_out,notifications_dropped,notifications_sent,overflow_closes,ws_accepted" {
 			t.Fatalf("stats keys %s", keys(m))
 		}

@@ -125,8 +125,28 @@ type Config struct {
 	Users []User `json:"users,omitempty"`
 
 	// DisableAdmin turns off the loopback-only fault endpoint under
-	// /_kalamtest/. False means it is served.
+	// /_kalamtest/. False means it is served (`kalam serve` turns it off
+	// unless --admin is given).
 	DisableAdmin bool `json:"disable_admin,omitempty"`
+	// AdminToken is the secret every request to /_kalamtest/ must carry,
+	// as "Authorization: Bearer <token>" or "X-Kalamtest-Admin: <token>".
+	// The endpoint also refuses requests with a foreign Origin, a Host that
+	// is neither loopback nor the listen host, and POSTs whose Content-Type
+	// is not application/json (see docs/SECURITY.md). Empty means a random
+	// token, see Server.AdminToken.
+	AdminToken string `json:"-"`
+
+	// StatementTimeout cancels an SQL statement that runs longer (all SQL
+	// shares one SQLite connection, so a runaway query would stall every
+	// caller). Zero means 30 s; negative means no timeout.
+	StatementTimeout time.Duration `json:"statement_timeout,omitempty"`
+	// SQLMemoryLimit caps the memory SQLite may allocate, in bytes; a
+	// statement that needs more fails with an out-of-memory error and the
+	// server carries on. Zero means 256 MiB; negative means no limit.
+	SQLMemoryLimit int64 `json:"sql_memory_limit,omitempty"`
+	// MaxValueBytes is the largest string or blob one SQL statement may
+	// build. Zero means 32 MiB; negative means SQLite's own limit (1 GB).
+	MaxValueBytes int `json:"max_value_bytes,omitempty"`
 
 	// Logger receives the server's log records. Nil means they are
 	// discarded. Tokens and passwords are never logged.
@@ -264,6 +284,9 @@ func (c Config) withDefaults() (Config, error) {
 		users[i] = u
 	}
 	c.Users = users
+	if err := c.securityDefaults(); err != nil {
+		return c, err
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

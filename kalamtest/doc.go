@@ -26,9 +26,9 @@
 // CloseConnections (a chosen close code), PauseAccepting/ResumeAccepting
 // (connections refused) and Restart (every socket drops, data and tokens
 // survive, same address). The same faults are served over HTTP under
-// /_kalamtest/ for loopback callers, see Server.adminRoutes' list in
-// admin.go. Connections, Subscriptions and Stats let a test observe the
-// server's side.
+// /_kalamtest/ for loopback callers that send Server.AdminToken, see
+// Server.adminRoutes' list in admin.go and docs/SECURITY.md. Connections,
+// Subscriptions and Stats let a test observe the server's side.
 //
 // # KalamDB's limits
 //

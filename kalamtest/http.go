@@ -43,7 +43,7 @@ func (s *Server) routes() http.Handler {
 	if !s.cfg.DisableAdmin {
 		mux.Handle(adminPrefix, s.adminRoutes())
 	}
-	return s.limitBody(mux)
+	return s.recoverPanics(s.limitBody(mux))
 }
 
 // limitBody is the body-size part of KalamDB's protection middleware.
@@ -66,6 +66,10 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if !isLoopback(r) {
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "Access denied. Health endpoint is localhost-only."})
+		return
+	}
+	if err := s.db.Check(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": err.Error()})
 		return
 	}
 	writeJSON(w, http.StatusOK, wire.HealthResponse{Status: "healthy", Version: Version, APIVersion: "v1", BuildDate: buildDate()})

@@ -2,8 +2,11 @@ package kalamtest
 
 import (
 	"slices"
+	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/kalamgo/kalam/kalamtest/internal/store"
 )
@@ -22,10 +25,11 @@ type hub struct {
 
 	subsMu sync.Mutex                                 // serializes writers of subs
 	subs   atomic.Pointer[map[string][]*subscription] // table → subscriptions; copy on write
+	since  map[*subscription]time.Time                // registration times, for system.live; guarded by subsMu
 }
 
 func newHub(s *Server) *hub {
-	h := &hub{s: s, wake: make(chan struct{}, 1), quit: make(chan struct{})}
+	h := &hub{s: s, wake: make(chan struct{}, 1), quit: make(chan struct{}), since: map[*subscription]time.Time{}}
 	h.subs.Store(&map[string][]*subscription{})
 	return h
 }
@@ -83,6 +87,7 @@ func (h *hub) add(sub *subscription) {
 	t := sub.q.Table()
 	next[t] = append(slices.Clip(old[t]), sub)
 	h.subs.Store(&next)
+	h.since[sub] = time.Now()
 }
 
 func (h *hub) remove(sub *subscription) {
@@ -94,6 +99,7 @@ func (h *hub) remove(sub *subscription) {
 	if i < 0 {
 		return
 	}
+	delete(h.since, sub)
 	next := make(map[string][]*subscription, len(old))
 	for k, v := range old {
 		next[k] = v
@@ -105,4 +111,30 @@ func (h *hub) remove(sub *subscription) {
 		next[t] = list
 	}
 	h.subs.Store(&next)
+}
+
+// liveInfo lists the registered subscriptions for system.live. The store
+// calls it holding its statement lock, so it takes only subsMu, which is
+// never held while calling the store, and reads only fields of a
+// subscription that never change.
+func (h *hub) liveInfo() []store.LiveInfo {
+	h.subsMu.Lock()
+	defer h.subsMu.Unlock()
+	var out []store.LiveInfo
+	for _, subs := range *h.subs.Load() {
+		for _, sub := range subs {
+			at := h.since[sub]
+			c := sub.conn
+			out = append(out, store.LiveInfo{ConnectionID: strconv.FormatUint(c.id, 10), SubscriptionID: sub.id,
+				Table: sub.q.Table(), UserID: sub.sess.User, Query: sub.sql, CreatedAt: at, LastUpdate: at,
+				LastPingAt: c.t0.Add(time.Duration(c.lastFrame.Load()))})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].ConnectionID != out[j].ConnectionID {
+			return out[i].ConnectionID < out[j].ConnectionID
+		}
+		return out[i].SubscriptionID < out[j].SubscriptionID
+	})
+	return out
 }

@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -68,14 +66,11 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := ""
-	if cfg.DataDir != "" {
-		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-			return nil, err
-		}
-		path = filepath.Join(cfg.DataDir, "kalamtest.db")
+	path, err := dataPath(cfg.DataDir)
+	if err != nil {
+		return nil, err
 	}
-	db, err := store.Open(store.Options{Path: path})
+	db, err := store.Open(store.Options{Path: path, Limits: cfg.storeLimits()})
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +102,7 @@ func Start(cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.hub = newHub(s)
+	db.SetLiveSource(s.hub.liveInfo)
 	s.stopWatch = db.Watch(s.hub.enqueue)
 	s.bg.Add(2)
 	go s.hub.run()

@@ -9,6 +9,7 @@ require (
 	github.com/chromedp/cdproto v0.160.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/coder/websocket v1.8.15
+	github.com/creack/pty v1.1.24
 	github.com/kalamgo/kalam v0.0.0-00010101000000-000000000000
 	github.com/tetratelabs/wazero v1.12.0
 )

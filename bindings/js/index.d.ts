@@ -56,6 +56,12 @@ export interface ClientConfig {
   eventBuffer?: number;
   disableCompression?: boolean;
   seed?: number;
+  /**
+   * Allow a plain http:// url to a host that is not loopback (a loopback IP
+   * or "localhost"). Without it createClient refuses such a url: passwords,
+   * tokens and rows would cross the network in clear text.
+   */
+  allowInsecureHTTP?: boolean;
   /** Debug logging to the console (tokens are never logged). */
   debug?: boolean;
   /** false: do not follow the page's online/offline and visibility events. Default true. */

@@ -3,6 +3,7 @@ package wazerohost
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/kalamgo/kalam/auth"
@@ -17,13 +18,27 @@ func TestEngineStepsLikeTheNativeOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close(ctx)
-	effs, err := e.Step(0, fsm.SetCredentials{Credentials: auth.Credentials{AccessToken: auth.NewSecret("tok")}})
-	if err != nil {
-		t.Fatal(err)
+	// The same inputs through the native engine give the expected effects.
+	native := fsm.New(fsm.Config{Namespace: "app", Seed: 7})
+	for i, in := range []fsm.Input{
+		fsm.SetCredentials{Credentials: auth.Credentials{AccessToken: auth.NewSecret("tok")}},
+		fsm.Subscribe{ID: "s1", SQL: "SELECT * FROM t"},
+	} {
+		want, werr := native.Step(0, in)
+		if werr != nil {
+			t.Fatalf("step %d (%T): native engine: %v", i, in, werr)
+		}
+		got, err := e.Step(0, in)
+		if err != nil {
+			t.Fatalf("step %d (%T): %v", i, in, err)
+		}
+		if g, w := fmt.Sprintf("%+v", got), fmt.Sprintf("%+v", want); g != w {
+			t.Fatalf("step %d (%T): effects\n got %s\nwant %s", i, in, g, w)
+		}
+		if e.State() != native.State() {
+			t.Fatalf("step %d (%T): state %v, native %v", i, in, e.State(), native.State())
+		}
 	}
-	t.Logf("effects: %v state %v mem %d", effs, e.State(), e.MemorySize())
-	effs, err = e.Step(0, fsm.Subscribe{ID: "s1", SQL: "SELECT * FROM t"})
-	t.Logf("effects: %v err %v state %v", effs, err, e.State())
 	if subs := e.Subscriptions(); len(subs) != 1 || subs[0].ID != "s1" || e.Namespace() != "app" {
 		t.Fatalf("view: %v %q", subs, e.Namespace())
 	}

@@ -3,50 +3,38 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/kalamgo/kalam/internal/demo"
 )
 
-// runDemo runs the lifecycle demo against an embedded kalamtest server.
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("kalam demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	diagram := fs.String("diagram", "", "write the lifecycle diagram (Mermaid) to this `file` (default: a file in the temp directory)")
-	ttl := fs.Duration("token-ttl", 3*time.Second, "access-token lifetime, short so a refresh happens while live")
-	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: kalam demo [flags]\n\nRuns one client through its whole lifecycle against an embedded server\nand prints every transition with its trigger.\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args, 0); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	err := demo.Run(ctx, stdout, demo.Options{DiagramPath: *diagram, TokenTTL: *ttl})
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("did not finish within %s: %w", *timeout, err)
-	}
-	return err
-}
-
-// parseFlags parses args and checks the number of positional arguments
-// (max < 0: any number). It returns flag.ErrHelp for -h and errUsage for
-// anything else wrong, after printing why.
-func parseFlags(fs *flag.FlagSet, args []string, max int) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+// demoCommand runs the lifecycle demo against an embedded server.
+func (a *app) demoCommand() *cobra.Command {
+	var opts demo.Options
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "show a client's whole life against an embedded server, step by step",
+		Long: `Starts a KalamDB-compatible server in memory, then takes one client through
+its life: a live query, rows changing, a token refresh while live, the
+network cut and restored, and a graceful shutdown. Each step says what it
+shows. Nothing is written to disk unless you ask (--diagram FILE).`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			err := demo.Run(ctx, a.io.out, opts)
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("the demo did not finish within %s (--timeout)", timeout)
+			}
 			return err
-		}
-		return errUsage
+		},
 	}
-	if max >= 0 && fs.NArg() > max {
-		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(max))
-		return errUsage
-	}
-	return nil
+	cmd.Flags().StringVar(&opts.DiagramPath, "diagram", "", "also write the lifecycle diagram (Mermaid) to this file")
+	cmd.Flags().DurationVar(&opts.TokenTTL, "token-ttl", 3*time.Second, "access-token lifetime, short so a refresh happens while live")
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	return cmd
 }

@@ -4,51 +4,51 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/kalamgo/kalam/fsm"
 )
 
-// runDiagram prints the lifecycle diagram, generated from the same table
-// that runs the client.
-func runDiagram(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("kalam diagram", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	format := fs.String("format", "mermaid", "output format: mermaid, dot or svg (svg needs graphviz's dot)")
-	out := fs.String("o", "", "write to this `file` instead of stdout")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: kalam diagram [flags]\n\nPrints the client lifecycle diagram.\n\nFlags:")
-		fs.PrintDefaults()
+// diagramCommand prints the lifecycle diagram, generated from the same
+// table that runs the client.
+func (a *app) diagramCommand() *cobra.Command {
+	var format, out string
+	cmd := &cobra.Command{
+		Use:   "diagram",
+		Short: "print the client lifecycle diagram (mermaid, dot or svg)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var data []byte
+			switch strings.ToLower(format) {
+			case "mermaid", "mmd":
+				data = []byte(fsm.Mermaid())
+			case "dot", "graphviz":
+				data = []byte(fsm.DOT())
+			case "svg":
+				svg, err := renderSVG(cmd.Context(), fsm.DOT())
+				if err != nil {
+					return err
+				}
+				data = svg
+			default:
+				return usageErr("unknown format %q: use mermaid, dot or svg", format)
+			}
+			if out == "" {
+				_, err := a.io.out.Write(data)
+				return err
+			}
+			return os.WriteFile(out, data, 0o644)
+		},
 	}
-	if err := parseFlags(fs, args, 0); err != nil {
-		return err
-	}
-	var data []byte
-	switch strings.ToLower(*format) {
-	case "mermaid", "mmd":
-		data = []byte(fsm.Mermaid())
-	case "dot", "graphviz":
-		data = []byte(fsm.DOT())
-	case "svg":
-		svg, err := renderSVG(ctx, fsm.DOT())
-		if err != nil {
-			return err
-		}
-		data = svg
-	default:
-		fmt.Fprintf(stderr, "kalam diagram: unknown format %q (want mermaid, dot or svg)\n", *format)
-		return errUsage
-	}
-	if *out == "" {
-		_, err := stdout.Write(data)
-		return err
-	}
-	return os.WriteFile(*out, data, 0o644)
+	cmd.Flags().StringVarP(&format, "format", "F", "mermaid", "output format: mermaid, dot or svg (svg needs graphviz's dot)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write to this file instead of standard output")
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"mermaid", "dot", "svg"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
 }
 
 // renderSVG runs graphviz's dot on src.

@@ -1,137 +1,213 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
-	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/kalamgo/kalam"
 )
 
-// runQuery runs SQL over HTTP and prints the result.
-func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("kalam query", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := addConnFlags(fs)
-	format := fs.String("format", "table", "output format: table or json")
-	fs.Usage = usageFunc(fs, stderr, "Usage: kalam query [flags] SQL\n\nRuns SQL over HTTP (no socket is opened) and prints the result.\nSeveral statements may be separated by semicolons.")
-	if err := parseFlags(fs, args, -1); err != nil {
+// queryOptions shape how results are printed.
+type queryOptions struct {
+	format  string
+	rawTime bool
+	timing  bool
+}
+
+func (o *queryOptions) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVarP(&o.format, "format", "F", "table", "output format: table, csv, json or jsonl")
+	fs.BoolVar(&o.rawTime, "raw-time", false, "print timestamps as the server sends them (µs since the epoch) instead of UTC date and time")
+	fs.BoolVar(&o.timing, "timing", false, "print how long each statement took (\"Took: x ms\")")
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// queryCommand runs SQL from an argument, a file or standard input.
+func (a *app) queryCommand() *cobra.Command {
+	var o queryOptions
+	var file string
+	cmd := &cobra.Command{
+		Use:   "query [SQL]",
+		Short: "run SQL from the argument, a file (-f) or standard input, and print the results",
+		Long: `Runs SQL over HTTP (no socket is opened) and prints each statement's result.
+Statements are separated by semicolons and run one after another; the first
+that fails stops the script. With several statements each result is labelled.
+
+The table format keeps the column order, shows NULL as NULL and timestamps as
+UTC date and time (--raw-time for the server's microseconds). csv, json and
+jsonl keep the column order and every digit: in JSON, _seq and integers
+beyond 2^53 are strings.`,
+		Example: `  kalam query "SELECT * FROM shop.orders"
+  kalam query -f schema.sql
+  kalam query --format jsonl "SELECT * FROM shop.orders" | jq .item
+  seq 1 5000 | sed 's/.*/INSERT INTO shop.t (id) VALUES (&);/' | kalam query`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageErr("give the SQL as one argument (quote it), or use -f FILE or standard input")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(o.format); err != nil {
+				return err
+			}
+			var src io.Reader
+			switch {
+			case len(args) == 1 && file != "":
+				return usageErr("give the SQL either as an argument or with -f, not both")
+			case len(args) == 1:
+				src = strings.NewReader(args[0])
+			case file == "-":
+				src = a.io.in
+			case file != "":
+				f, err := os.Open(file)
+				if err != nil {
+					return fmt.Errorf("cannot read the SQL file: %w", err)
+				}
+				defer f.Close()
+				src = f
+			case !a.io.inTerminal:
+				src = a.io.in
+			default:
+				return usageErr("no SQL given: pass it as an argument, with -f FILE, or on standard input")
+			}
+			return a.runScript(cmd.Context(), src, o)
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "read the SQL from this file (- for standard input)")
+	o.register(cmd)
+	return cmd
+}
+
+// runScript reads a whole script and runs its statements in order.
+func (a *app) runScript(ctx context.Context, src io.Reader, o queryOptions) error {
+	if err := checkFormat(o.format); err != nil {
 		return err
 	}
-	sql := strings.TrimSpace(strings.Join(fs.Args(), " "))
-	if sql == "" {
-		fmt.Fprintln(stderr, "kalam query: no SQL given")
-		fs.Usage()
-		return errUsage
-	}
-	if *format != "table" && *format != "json" {
-		fmt.Fprintf(stderr, "kalam query: unknown format %q (want table or json)\n", *format)
-		return errUsage
-	}
-	cfg, err := cf.config(stderr)
+	data, err := io.ReadAll(src)
 	if err != nil {
-		return err
+		return fmt.Errorf("reading the SQL: %w", err)
 	}
-	c, err := kalam.New(cfg)
+	stmts, _ := splitSQL(string(data))
+	if len(stmts) == 0 {
+		return usageErr("no SQL given: the input holds no statement")
+	}
+	c, err := a.client()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	res, err := c.Query(ctx, sql)
-	if err != nil {
-		return err
-	}
-	if *format == "json" {
-		return writeJSONResult(stdout, res)
-	}
-	return writeTable(stdout, res)
+	return a.runStatements(ctx, c, stmts, o, a.io.out)
 }
 
-// jsonStatement is one statement of `kalam query -format json`.
-type jsonStatement struct {
-	Columns  []string                     `json:"columns,omitempty"`
-	Rows     []map[string]json.RawMessage `json:"rows,omitempty"`
-	RowCount int64                        `json:"row_count"`
-	Message  string                       `json:"message,omitempty"`
+// stmtError ties a failure to the statement of a script that caused it.
+type stmtError struct {
+	n, line int
+	err     error
 }
 
-func writeJSONResult(w io.Writer, res *kalam.Result) error {
-	out := make([]jsonStatement, 0, len(res.Statements))
-	for _, st := range res.Statements {
-		js := jsonStatement{RowCount: st.RowCount, Message: st.Message}
-		for _, c := range st.Columns {
-			js.Columns = append(js.Columns, c.Name)
-		}
-		for _, r := range st.Rows {
-			js.Rows = append(js.Rows, rawRow(r))
-		}
-		out = append(out, js)
+func (e *stmtError) Error() string { return e.err.Error() }
+func (e *stmtError) Unwrap() error { return e.err }
+
+// runStatements runs stmts one by one and prints each result as it comes.
+func (a *app) runStatements(ctx context.Context, c *kalam.Client, stmts []statement, o queryOptions, w io.Writer) error {
+	multi := len(stmts) > 1
+	var jsonBuf bytes.Buffer
+	if o.format == "json" {
+		jsonBuf.WriteString("[\n")
+		defer func() {
+			jsonBuf.WriteString("\n]\n")
+			_, _ = w.Write(jsonBuf.Bytes())
+		}()
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
-}
-
-func rawRow(r kalam.Row) map[string]json.RawMessage {
-	m := make(map[string]json.RawMessage, len(r))
-	for k, v := range r {
-		m[k] = v.Raw()
-	}
-	return m
-}
-
-func writeTable(w io.Writer, res *kalam.Result) error {
-	for i, st := range res.Statements {
-		if i > 0 {
-			fmt.Fprintln(w)
-		}
-		if len(st.Columns) == 0 {
-			msg := st.Message
-			if msg == "" {
-				msg = fmt.Sprintf("%d row(s) affected", st.RowCount)
+	for i, st := range stmts {
+		start := time.Now()
+		res, err := c.Query(ctx, st.SQL)
+		took := time.Since(start)
+		if err != nil {
+			if multi {
+				return &stmtError{n: i + 1, line: st.Line, err: err}
 			}
-			fmt.Fprintln(w, msg)
-			continue
-		}
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		names := make([]string, len(st.Columns))
-		for j, c := range st.Columns {
-			names[j] = c.Name
-		}
-		fmt.Fprintln(tw, strings.Join(names, "\t"))
-		for _, r := range st.Rows {
-			cells := make([]string, len(names))
-			for j, n := range names {
-				cells[j] = cellText(r.Get(n))
-			}
-			fmt.Fprintln(tw, strings.Join(cells, "\t"))
-		}
-		if err := tw.Flush(); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "(%d row%s)\n", len(st.Rows), plural(len(st.Rows)))
+		for k, sr := range res.Statements {
+			label := ""
+			if multi {
+				label = fmt.Sprintf("-- statement %d (line %d): %s", i+1, st.Line, abbreviate(st.SQL, 60))
+			}
+			if err := a.printResult(w, &jsonBuf, i+1, st.SQL, label, sr, o, took, i > 0 || k > 0); err != nil {
+				return err
+			}
+		}
+		if o.timing && o.format != "json" {
+			tw := w
+			if o.format != "table" {
+				tw = a.io.err
+			}
+			fmt.Fprintf(tw, "Took: %.3f ms\n", float64(took.Microseconds())/1000)
+		}
 	}
 	return nil
 }
 
-// cellText renders a cell for a table: text without quotes, NULL as NULL,
-// anything else as its JSON; tabs and newlines are escaped so columns stay
-// aligned.
-func cellText(v kalam.Value) string {
-	if v.IsNull() {
-		return "NULL"
+func (a *app) printResult(w io.Writer, jsonBuf *bytes.Buffer, n int, sql, label string, sr kalam.StatementResult, o queryOptions, took time.Duration, notFirst bool) error {
+	switch o.format {
+	case "table":
+		if notFirst {
+			fmt.Fprintln(w)
+		}
+		if label != "" {
+			fmt.Fprintln(w, label)
+		}
+		return writeTable(w, sr, o.rawTime)
+	case "json":
+		if notFirst {
+			jsonBuf.WriteString(",\n")
+		}
+		statementJSON(jsonBuf, n, sql, sr, took, o.timing)
+		return nil
 	}
-	s := v.String()
-	return strings.NewReplacer("\t", `\t`, "\n", `\n`, "\r", `\r`).Replace(s)
+	// csv and jsonl: stdout stays pure data; labels and messages go to stderr.
+	if label != "" {
+		fmt.Fprintln(a.io.err, label)
+	}
+	if len(sr.Columns) == 0 {
+		msg := sr.Message
+		if msg == "" {
+			msg = fmt.Sprintf("%d row%s affected", sr.RowCount, plural(int(sr.RowCount)))
+		}
+		fmt.Fprintln(a.io.err, msg)
+		return nil
+	}
+	if o.format == "csv" {
+		if notFirst {
+			fmt.Fprintln(w)
+		}
+		return writeCSV(w, sr)
+	}
+	return writeJSONL(w, sr)
 }
 
-func plural(n int) string {
-	if n == 1 {
-		return ""
+// abbreviate shortens SQL to one line of at most n characters for labels.
+func abbreviate(sql string, n int) string {
+	s := strings.Join(strings.Fields(sql), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
 	}
-	return "s"
+	return s
+}
+
+// isSQLError reports whether err is the server refusing a statement (as
+// opposed to not being reached or refusing the credentials).
+func isSQLError(err error) bool {
+	var qe *kalam.QueryError
+	return errors.As(err, &qe) && qe.Status != 0 && qe.Status != 401
 }

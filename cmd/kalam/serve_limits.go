@@ -31,13 +31,3 @@ func addLimitFlags(fs *flag.FlagSet, o *kalamtest.Config) {
 	fs.IntVar(&o.MaxSubscriptionsPerUser, "max-subscriptions-per-user", 0,
 		fmt.Sprintf("live subscriptions per user over all connections (0 = %d as in KalamDB's sample server.toml; its code default is 10; <0 = no cap)", kalamtest.DefaultMaxSubscriptionsPerUser))
 }
-
-// applyLimits copies the limit fields that addLimitFlags filled into cfg.
-func applyLimits(cfg *kalamtest.Config, o *kalamtest.Config) {
-	cfg.OutgoingQueue = o.OutgoingQueue
-	cfg.Overflow = o.Overflow
-	cfg.LoadingBuffer = o.LoadingBuffer
-	cfg.MaxMessagesPerSec = o.MaxMessagesPerSec
-	cfg.MaxSubscriptionsPerConnection = o.MaxSubscriptionsPerConnection
-	cfg.MaxSubscriptionsPerUser = o.MaxSubscriptionsPerUser
-}

@@ -12,11 +12,9 @@ func TestLimitFlags(t *testing.T) {
 	parse := func(args ...string) (kalamtest.Config, error) {
 		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
-		var o kalamtest.Config
-		addLimitFlags(fs, &o)
-		err := fs.Parse(args)
 		var cfg kalamtest.Config
-		applyLimits(&cfg, &o)
+		addLimitFlags(fs, &cfg)
+		err := fs.Parse(args)
 		return cfg, err
 	}
 	cfg, err := parse()

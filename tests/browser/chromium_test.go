@@ -39,9 +39,9 @@ type tab struct {
 	console []string
 }
 
-// newTab starts Chromium with a fresh profile and returns its first tab.
-// The browser stops at cleanup.
-func newTab(tb testing.TB) *tab {
+// newTab starts Chromium with a fresh profile and returns its first tab;
+// extra adds allocator options (flags). The browser stops at cleanup.
+func newTab(tb testing.TB, extra ...chromedp.ExecAllocatorOption) *tab {
 	tb.Helper()
 	exe := chromiumPath(tb)
 	opts := []chromedp.ExecAllocatorOption{
@@ -61,6 +61,7 @@ func newTab(tb testing.TB) *tab {
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-renderer-backgrounding", true),
 	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	t := &tab{tb: tb}
 	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(t.listen))

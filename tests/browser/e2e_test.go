@@ -152,8 +152,13 @@ func TestBrowserEndToEnd(t *testing.T) {
 	if code := eval[string](tab, `T.errorCode(() => T.client.query("SELECT 1"))`); code != "CLOSED" {
 		t.Fatalf("query after drain: code %q, want CLOSED", code)
 	}
-	if errs := eval[[]string](tab, `T.errors`); len(errs) > 0 {
-		t.Logf("onError reports: %v", errs)
+	// onError: nothing final, and nothing recoverable but what the proxy
+	// outage above can cause (a socket the proxy held open until the pong
+	// deadline, or a dial it left hanging).
+	for _, e := range eval[[]string](tab, `T.errors`) {
+		if !strings.HasPrefix(e, "DEAD_LINK: ") && !strings.HasPrefix(e, "CONNECT_TIMEOUT: ") {
+			t.Errorf("onError report: %s", e)
+		}
 	}
 }
 

@@ -89,6 +89,7 @@ func TestUnitTestsUnderNode(t *testing.T) {
 		"GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0",
 		"NODE_OPTIONS=--experimental-websocket",
 		"KALAM_TEST_URL="+srv.URL,
+		"KALAM_TEST_ADMIN_TOKEN="+srv.AdminToken(),
 		"KALAM_TEST_USER=alice",
 		"KALAM_TEST_PASSWORD="+alicePassword,
 	)

@@ -43,6 +43,9 @@ type jsConfig struct {
 	Password     string `json:"password"`
 	Token        string `json:"token"`
 	RefreshToken string `json:"refreshToken"`
+
+	// AllowInsecureHTTP is kalam.Config.AllowInsecureHTTP.
+	AllowInsecureHTTP bool `json:"allowInsecureHTTP"`
 }
 
 func ms(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
@@ -97,6 +100,7 @@ func newHandle(cfg jsConfig, hooks js.Value) (*handle, error) {
 		BufferBytes:        cfg.BufferBytes,
 		DisableCompression: cfg.DisableCompression,
 		Seed:               cfg.Seed,
+		AllowInsecureHTTP:  cfg.AllowInsecureHTTP,
 	}
 	if cfg.Debug {
 		kc.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -2,10 +2,13 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
+	"math"
 	"strconv"
 	"strings"
 
 	"github.com/kalamgo/kalam/transport/wire"
+	"github.com/ncruces/go-sqlite3"
 )
 
 // tableKind is a KalamDB table type.
@@ -74,7 +77,7 @@ type tableDef struct {
 	NS, Name string
 	Kind     tableKind
 	Access   string // SHARED only
-	TTL      int64  // STREAM only (recorded, not enforced)
+	TTL      int64  // STREAM only, seconds (see ttlFilter)
 	Cols     []column
 
 	full   string         // "ns.t"
@@ -137,6 +140,18 @@ func deletedField(idx int) wire.SchemaField {
 	return wire.SchemaField{Name: deletedCol, DataType: wire.DataType{Name: wire.TypeBoolean}, Index: idx, Flags: []string{"nn"}}
 }
 
+// ttlFilter is the condition, " AND …" or "", that hides the rows of a
+// STREAM table older than its TTL: a row's age is that of its _seq, whose
+// Snowflake carries the time of its last write. Expired rows are also
+// deleted (see Store.evictExpired); the filter makes them vanish on time
+// in between.
+func (t *tableDef) ttlFilter() string {
+	if t.Kind != tableStream || t.TTL <= 0 {
+		return ""
+	}
+	return " AND " + quoteIdent(seqCol) + " >= kalam_ttl_floor(" + strconv.FormatInt(t.TTL, 10) + ")"
+}
+
 // ownerExpr is the SQL expression for the owner of rows the caller sees.
 func (t *tableDef) ownerExpr() string {
 	if t.Kind.perUser() {
@@ -179,14 +194,7 @@ func (t *tableDef) ddl() []string {
 		}
 	}
 
-	b.Reset()
-	b.WriteString("CREATE VIEW " + t.view + " AS SELECT ")
-	for _, c := range t.Cols {
-		b.WriteString(quoteIdent(c.Name) + ", ")
-	}
-	b.WriteString(quoteIdent(seqCol) + ", " + quoteIdent(deletedCol) + " FROM " + t.phys +
-		" WHERE " + quoteIdent(ownerCol) + " = " + t.ownerExpr() + " AND " + quoteIdent(deletedCol) + " = 0")
-	stmts = append(stmts, b.String())
+	stmts = append(stmts, t.viewDDL())
 
 	lit := quoteString(t.full)
 	if len(t.pk) > 0 {
@@ -215,6 +223,18 @@ func (t *tableDef) ddl() []string {
 			", NEW."+seq+", OLD."+seq+newVals.String()+oldVals.String()+"); END",
 	)
 	return stmts
+}
+
+// viewDDL creates the view of the caller's live rows of t.
+func (t *tableDef) viewDDL() string {
+	var b strings.Builder
+	b.WriteString("CREATE VIEW " + t.view + " AS SELECT ")
+	for _, c := range t.Cols {
+		b.WriteString(quoteIdent(c.Name) + ", ")
+	}
+	b.WriteString(quoteIdent(seqCol) + ", " + quoteIdent(deletedCol) + " FROM " + t.phys +
+		" WHERE " + quoteIdent(ownerCol) + " = " + t.ownerExpr() + " AND " + quoteIdent(deletedCol) + " = 0" + t.ttlFilter())
+	return b.String()
 }
 
 // dropDDL returns the statements that remove t's storage (its indexes and
@@ -272,10 +292,89 @@ var metaDDL = []string{
 		table_type TEXT NOT NULL, access_level TEXT, def TEXT NOT NULL, created_at INTEGER NOT NULL,
 		PRIMARY KEY (namespace_id, table_name))`,
 	`CREATE TABLE IF NOT EXISTS _kalam_users (user_id TEXT PRIMARY KEY, password_hash TEXT NOT NULL DEFAULT '',
-		role TEXT NOT NULL, email TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, deleted_at INTEGER)`,
-	`CREATE VIEW IF NOT EXISTS "system.users" AS SELECT user_id, role, email, created_at, updated_at, deleted_at FROM _kalam_users`,
+		role TEXT NOT NULL, email TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, deleted_at INTEGER,
+		auth_type TEXT NOT NULL DEFAULT 'password', auth_data TEXT)`,
 	`CREATE VIEW IF NOT EXISTS "system.namespaces" AS SELECT namespace_id, created_at FROM _kalam_namespaces`,
 	`CREATE VIEW IF NOT EXISTS "system.tables" AS SELECT namespace_id, table_name, table_type, access_level, created_at FROM _kalam_tables`,
+}
+
+// migrations bring a store file written by an older kalamtest up to date;
+// each runs when its check query returns 0. The system views are created
+// afresh at every open, so their columns always match systemTables.
+var migrations = []struct{ check, apply string }{
+	{`SELECT count(*) FROM pragma_table_info('_kalam_users') WHERE name = 'auth_type'`,
+		`ALTER TABLE _kalam_users ADD COLUMN auth_type TEXT NOT NULL DEFAULT 'password'`},
+	{`SELECT count(*) FROM pragma_table_info('_kalam_users') WHERE name = 'auth_data'`,
+		`ALTER TABLE _kalam_users ADD COLUMN auth_data TEXT`},
+}
+
+// viewDDL (re)creates the system views over the bookkeeping tables.
+var viewDDL = []string{
+	`DROP VIEW IF EXISTS "system.users"`,
+	`CREATE VIEW "system.users" AS SELECT user_id, role, email, auth_type, auth_data, created_at, updated_at, deleted_at FROM _kalam_users`,
+}
+
+// migrate applies migrations and viewDDL. Caller holds mu (or is Open).
+func (s *Store) migrate() error {
+	for _, m := range migrations {
+		n, err := s.queryInt(m.check)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			if err := s.db.Exec(m.apply); err != nil {
+				return errors.New(sqliteMessage(err))
+			}
+		}
+	}
+	for _, q := range append(viewDDL, virtualDDL()...) {
+		if err := s.db.Exec(q); err != nil {
+			return errors.New(sqliteMessage(err))
+		}
+	}
+	s.dropStmts()
+	return nil
+}
+
+// upgradeViews recreates the view of every table, so that a store file
+// written by an older kalamtest gets the current view definitions (such as
+// the TTL filter of STREAM tables). Caller holds mu (or is Open).
+func (s *Store) upgradeViews() error {
+	var stmts []string
+	for _, t := range s.tables {
+		stmts = append(stmts, "DROP VIEW IF EXISTS "+t.view, t.viewDDL())
+	}
+	if len(stmts) == 0 {
+		return nil
+	}
+	return s.ddl(stmts)
+}
+
+// evictExpired deletes the rows of the STREAM tables among refs that are
+// older than their TTL. Eviction is silent, as in KalamDB: subscribers get
+// no delete event. Caller holds mu.
+func (s *Store) evictExpired(refs ...*tableDef) *failure {
+	for _, t := range refs {
+		if t.ttlFilter() == "" {
+			continue
+		}
+		q := "DELETE FROM " + t.phys + " WHERE " + quoteIdent(seqCol) + " < kalam_ttl_floor(" + strconv.FormatInt(t.TTL, 10) + ")"
+		if err := s.execArgs(q); err != nil {
+			return execFail("evicting expired rows of "+t.full+": "+err.Error(), false)
+		}
+	}
+	return nil
+}
+
+// ttlFloor is kalam_ttl_floor(seconds): the smallest _seq a row written
+// no more than seconds ago can have.
+func (s *Store) ttlFloor(ctx sqlite3.Context, arg ...sqlite3.Value) {
+	ms := s.now().UnixMilli() - arg[0].Int64()*1000
+	if ms < wire.SeqEpochMillis {
+		ctx.ResultInt64(math.MinInt64)
+		return
+	}
+	ctx.ResultInt64(int64(wire.MakeSeqID(ms, 0, 0)))
 }
 
 // systemTables are the read-only system views, keyed by "system.<name>".
@@ -293,9 +392,41 @@ var systemTables = func() map[string]*tableDef {
 			column{Name: "user_id", Type: text, PK: true},
 			column{Name: "role", Type: text, NotNull: true},
 			column{Name: "email", Type: text},
+			column{Name: "auth_type", Type: text, NotNull: true},
+			column{Name: "auth_data", Type: colType{kind: kJSON}},
 			column{Name: "created_at", Type: ts, NotNull: true},
 			column{Name: "updated_at", Type: ts, NotNull: true},
 			column{Name: "deleted_at", Type: ts}),
+		mk("schemas", "_kalam_v_schemas",
+			column{Name: "table_id", Type: text, PK: true},
+			column{Name: "table_name", Type: text, NotNull: true},
+			column{Name: "namespace_id", Type: text, NotNull: true},
+			column{Name: "table_type", Type: text, NotNull: true},
+			column{Name: "created_at", Type: ts, NotNull: true},
+			column{Name: "schema_version", Type: colType{kind: kInt}, NotNull: true},
+			column{Name: "columns", Type: colType{kind: kJSON}, NotNull: true},
+			column{Name: "table_comment", Type: text},
+			column{Name: "updated_at", Type: ts, NotNull: true},
+			column{Name: "options", Type: colType{kind: kJSON}},
+			column{Name: "access_level", Type: text},
+			column{Name: "is_latest", Type: colType{kind: kBoolean}, NotNull: true},
+			column{Name: "storage_id", Type: text},
+			column{Name: "use_user_storage", Type: colType{kind: kBoolean}}),
+		mk("live", "_kalam_v_live",
+			column{Name: "live_id", Type: text, PK: true},
+			column{Name: "connection_id", Type: text, NotNull: true},
+			column{Name: "subscription_id", Type: text, NotNull: true},
+			column{Name: "namespace_id", Type: text, NotNull: true},
+			column{Name: "table_name", Type: text, NotNull: true},
+			column{Name: "user_id", Type: text, NotNull: true},
+			column{Name: "query", Type: text, NotNull: true},
+			column{Name: "options", Type: colType{kind: kJSON}},
+			column{Name: "status", Type: text, NotNull: true},
+			column{Name: "created_at", Type: ts, NotNull: true},
+			column{Name: "last_update", Type: ts, NotNull: true},
+			column{Name: "changes", Type: colType{kind: kBigInt}, NotNull: true},
+			column{Name: "node_id", Type: colType{kind: kBigInt}, NotNull: true},
+			column{Name: "last_ping_at", Type: ts, NotNull: true}),
 		mk("namespaces", "_kalam_namespaces",
 			column{Name: "namespace_id", Type: text, PK: true},
 			column{Name: "created_at", Type: ts, NotNull: true}),

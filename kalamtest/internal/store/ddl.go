@@ -398,7 +398,14 @@ func (s *Store) runUserDDL(st *execState, p *plan) (string, *failure) {
 		if p.hasEmail {
 			email = &p.email
 		}
-		if err := s.insertUser(name, pw, p.role, email); err != nil {
+		authData := ""
+		if p.authType == authOAuth {
+			var f *failure
+			if authData, f = oauthData(p); f != nil {
+				return "", f
+			}
+		}
+		if err := s.insertUserAuth(name, pw, p.role, email, p.authType, authData); err != nil {
 			return "", execFail("CREATE USER failed", false)
 		}
 		return "User '" + name + "' created", nil

@@ -36,33 +36,45 @@
 //     [CASCADE]; USE ns, USE NAMESPACE ns, SET NAMESPACE ns (for the rest of
 //     the request); SHOW NAMESPACES; SHOW TABLES [IN [NAMESPACE] ns].
 //   - CREATE [USER|SHARED|STREAM] TABLE [IF NOT EXISTS] [ns.]t (col TYPE
-//     [PRIMARY KEY] [NOT NULL|NULL] [UNIQUE] [DEFAULT …], …, [CONSTRAINT n]
-//     [PRIMARY KEY (a, b)]) [WITH (TYPE = …, ACCESS_LEVEL = …, TTL_SECONDS =
-//     …, …)] [TTL n]. As in KalamDB, plain CREATE TABLE makes a SHARED
-//     table (access level private), except that a user or service creating
-//     it in the namespace named after itself gets a USER table; USER and
-//     SHARED tables need a primary key; STREAM tables need a TTL (recorded,
-//     not enforced). DEFAULT takes a literal or NOW(), CURRENT_TIMESTAMP,
-//     SNOWFLAKE_ID(), UUID_V7(), ULID(), CURRENT_USER().
+//     [PRIMARY KEY] [NOT NULL|NULL] [UNIQUE] [DEFAULT …] [AUTO_INCREMENT],
+//     …, [CONSTRAINT n] [PRIMARY KEY (a, b)]) [WITH (TYPE = …, ACCESS_LEVEL
+//     = …, TTL_SECONDS = …, …)] [TTL n]. As in KalamDB, plain CREATE TABLE
+//     makes a SHARED table (access level private), except that a user or
+//     service creating it in the namespace named after itself gets a USER
+//     table; USER and SHARED tables need a primary key; STREAM tables need
+//     a TTL. DEFAULT takes a literal or NOW(), CURRENT_TIMESTAMP,
+//     SNOWFLAKE_ID(), UUID_V7(), ULID(), CURRENT_USER(); AUTO_INCREMENT is
+//     rewritten to DEFAULT SNOWFLAKE_ID(), as KalamDB does.
 //   - DROP [USER|SHARED|STREAM] TABLE [IF EXISTS] [ns.]t (dba/system).
 //   - INSERT INTO t [(cols)] VALUES (…), (…) | SELECT …; UPDATE t SET c = …
 //     [WHERE …]; DELETE FROM t [WHERE …]. No RETURNING, ON CONFLICT, OR
-//     REPLACE, UPDATE … FROM.
+//     REPLACE, UPDATE … FROM. As in KalamDB, an UPDATE skips the rows it
+//     would leave as they are: no new version, no change event, not
+//     counted in row_count.
 //   - SELECT (and WITH … SELECT, VALUES) with everything SQLite offers:
 //     WHERE, ORDER BY, LIMIT, GROUP BY, aggregates, joins, subqueries, window
 //     functions, SQLite's scalar and JSON functions, plus NOW() (µs since
 //     the epoch) and CURRENT_USER().
-//   - CREATE USER 'name' WITH PASSWORD 'pw' | OAUTH | INTERNAL [ROLE r]
-//     [EMAIL 'e']; ALTER USER 'name' SET PASSWORD|ROLE|EMAIL …; DROP USER
-//     [IF EXISTS] 'name' (a soft delete). Names may be quoted or bare.
+//   - CREATE USER 'name' WITH PASSWORD 'pw' | OAUTH ['{"provider": …,
+//     "subject": …}'] | INTERNAL [ROLE r] [EMAIL 'e']; ALTER USER 'name' SET
+//     PASSWORD|ROLE|EMAIL …; DROP USER [IF EXISTS] 'name' (a soft delete).
+//     Names may be quoted or bare. Roles take KalamDB's aliases (admin →
+//     dba; developer, analyst → service; viewer, readonly → user).
+//     system.users shows auth_type ("password", "oauth", "internal") and
+//     auth_data (the OAuth issuer, subject and provider type).
 //   - EXECUTE AS USER 'name' (<one statement>), also with a bare name, with
 //     KalamDB's role hierarchy (system → anyone; dba → dba, service, user;
 //     service → service, user; user → only itself), refused on SHARED
 //     tables.
 //   - BEGIN [TRANSACTION] / START TRANSACTION, COMMIT, ROLLBACK inside one
 //     request (no DDL inside).
-//   - SELECT … FROM system.users | system.namespaces | system.tables for
-//     dba and system roles (password hashes are never exposed).
+//   - SELECT … FROM system.users | system.namespaces | system.tables |
+//     system.schemas | system.live for dba and system roles (password
+//     hashes are never exposed). system.schemas (one row per table, with
+//     its columns and options as JSON) and system.live (the server's active
+//     subscriptions, from subscribe until unsubscribe or disconnect, see
+//     Store.SetLiveSource) are computed afresh for each statement that
+//     reads them, with KalamDB's columns.
 //
 // Parameters are $1, $2, … anywhere outside string literals and quoted
 // identifiers, in any order and reusable; their count must match the
@@ -76,21 +88,58 @@
 // Inputs are normalized on write: timestamps and dates accept RFC 3339 and
 // "YYYY-MM-DD[ HH:MM:SS]" text or integers, booleans accept 'true'/'false',
 // UUIDs are validated and lower-cased, JSON and embeddings are validated.
+// Numeric columns take what KalamDB's casts take (numeric text, reals
+// truncated into integer columns) and refuse the rest, also values out of
+// an integer column's range, with an SQL_EXECUTION_ERROR shown to dba and
+// system callers only ("Arrow error: Cast error: …"; the wording is
+// INFERRED from Arrow's cast errors).
 // Result columns that are expressions are typed by their values the way
 // DataFusion types them (integers BigInt, reals Double, text Text).
 //
+// STREAM tables enforce their TTL: a row older than the TTL (counted from
+// its last write, the time in its _seq) vanishes from reads and from
+// initial loads at once, and is deleted when the table is next read or
+// written.
+//
 // Not supported (each is an error, never a silent misbehaviour): ALTER
-// TABLE, views, indexes, topics, storage commands, FILE uploads, TTL
-// expiry, KILL LIVE QUERY, and SQLite statements such as PRAGMA or ATTACH.
+// TABLE, views, indexes, topics, storage commands, FILE uploads, KILL LIVE
+// QUERY, and SQLite statements such as PRAGMA or ATTACH.
 // Known differences from KalamDB: the SQL function library is SQLite's
 // (for instance there is no ILIKE); comparing a TIMESTAMP column with a
 // date string compares against the text, so compare with µs integers or
 // NOW(); INSERT INTO t SELECT * FROM t2 includes t2's _seq and _deleted
 // columns and so needs an explicit column list; STREAM-table deletes are
 // soft like the others; a subscription projection naming an unknown
-// column is refused instead of being dropped.
+// column is refused instead of being dropped. Further differences, each
+// kept for the reason given:
+//
+//   - DECIMAL values are stored as SQLite reals: exact to about 15
+//     significant digits, and the precision is not enforced (SQLite has no
+//     decimal type; tests rarely need more).
+//   - STREAM-table eviction runs when the table is read or written, not on
+//     a background schedule (no goroutine to stop; the reads hide expired
+//     rows on time either way), and sends no change event.
+//   - system.live reports changes 0 and last_update = created_at, options
+//     null, node_id 1 and status "active": the server does not count
+//     deliveries per subscription.
+//   - system.schemas has one version per table (schema_version 1,
+//     is_latest true: there is no ALTER TABLE), no comments, and shows a
+//     CURRENT_TIMESTAMP default as NOW.
+//   - system.users lacks KalamDB's storage_mode, storage_id and login
+//     tracking columns (kalamtest keeps no such state); the OAuth provider
+//     type is detected for common issuers only (others show the issuer);
+//     OAuth and internal users cannot log in (kalamtest validates no
+//     external identity tokens); CREATE USER without ROLE makes a user,
+//     where KalamDB requires ROLE.
 //
 // # Permissions
+//
+// Before any statement of a request runs, every statement's role-level
+// permission is checked, as KalamDB's classifier does: namespace DDL and
+// CREATE/DROP USER need dba or system ("Admin privileges (DBA or System
+// role) required for …", 403 without a statement number), so a batch
+// holding one such statement changes nothing. Table-level access is
+// checked as each statement runs, as in KalamDB.
 //
 // USER and STREAM tables are partitioned by Session.User for every role;
 // only EXECUTE AS USER crosses that line. SHARED tables: role user may read

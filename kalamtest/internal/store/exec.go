@@ -114,7 +114,7 @@ func (s *Store) Exec(ctx context.Context, sess Session, sql string, params []any
 	}
 	if len(params) > 0 && len(stmts) > 1 {
 		f := &failure{status: http.StatusBadRequest, code: wire.CodeParamsWithBatch, safe: true,
-			msg: "Parameters are not supported with multiple statements (" + strconv.Itoa(len(stmts)) + " statements found)"}
+			msg: "Parameters not supported with multi-statement batches"}
 		return Result{}, f.toError(0, admin, "")
 	}
 	plans := make([]*plan, len(stmts))
@@ -126,6 +126,9 @@ func (s *Store) Exec(ctx context.Context, sess Session, sql string, params []any
 			return Result{}, f.toError(i+1, admin, "")
 		}
 		plans[i] = p
+	}
+	if i, f := authorizeBatch(sess, plans); f != nil {
+		return Result{}, f.toError(i+1, admin, "")
 	}
 
 	if ctx == nil {
@@ -152,7 +155,7 @@ func (s *Store) Exec(ctx context.Context, sess Session, sql string, params []any
 		if err := ctx.Err(); err != nil {
 			f = execFail("Query cancelled: "+err.Error(), true)
 		} else {
-			f = s.run(st, p, len(plans) > 1)
+			f = s.runGuarded(ctx, st, p, len(plans) > 1)
 		}
 		if f != nil {
 			if st.inTx {
@@ -425,6 +428,12 @@ func (s *Store) runSelect(st *execState, p *plan) (wire.QueryResult, *failure) {
 	if f := paramCount(r, st.args); f != nil {
 		return wire.QueryResult{}, f
 	}
+	if f := s.refreshVirtual(r.refs); f != nil {
+		return wire.QueryResult{}, f
+	}
+	if f := s.evictExpired(r.refs...); f != nil {
+		return wire.QueryResult{}, f
+	}
 	return s.query(q, st.args, st.ns)
 }
 
@@ -437,7 +446,7 @@ type resultCol struct {
 
 // query runs a read-only statement and encodes its rows. Caller holds mu.
 func (s *Store) query(q string, args []any, ns string) (wire.QueryResult, *failure) {
-	stmt, err := s.prepare(q)
+	stmt, err := s.prepareUser(q, nil)
 	if err != nil {
 		return wire.QueryResult{}, translate(err, ns)
 	}
@@ -603,7 +612,10 @@ func (s *Store) runDML(st *execState, p *plan) (int64, *failure) {
 	if f != nil {
 		return 0, f
 	}
-	stmt, err := s.prepare(q)
+	if f := s.evictExpired(t); f != nil {
+		return 0, f
+	}
+	stmt, err := s.prepareUser(q, t)
 	if err != nil {
 		f := translate(err, st.ns)
 		if strings.Contains(err.Error(), "_kalam_src") {
@@ -672,6 +684,9 @@ func (s *Store) insertSQL(st *execState, p *plan, t *tableDef) (string, *failure
 	if f := paramCount(r, st.args); f != nil {
 		return "", f
 	}
+	if f := s.refreshVirtual(r.refs); f != nil {
+		return "", f
+	}
 	var b strings.Builder
 	b.WriteString(`WITH "_kalam_src"(`)
 	for k := range idx {
@@ -711,11 +726,16 @@ func isSystemColumn(c string) bool {
 //
 //	UPDATE "ns.t#" AS "t" SET …, "_seq" = kalam_seq()
 //	WHERE "t"."_kalam_owner" = <owner> AND "t"."_deleted" = 0 AND (<where>)
+//	  [AND ("t"."c1" IS NOT <new c1> OR …)]
 func (s *Store) updateSQL(st *execState, p *plan, t *tableDef) (string, *failure) {
 	r := &rewriter{s: s, src: p.src, ns: st.ns, target: t, alias: t.Name}
 	r.scanCTEs(p.toks)
 	alias := quoteIdent(t.Name)
 	var b strings.Builder
+	// changed holds "col IS NOT new value" per assignment: like KalamDB, an
+	// UPDATE that would leave a row as it is writes no new version and is
+	// not counted.
+	var changed []string
 	b.WriteString("UPDATE " + t.phys + " AS " + alias + " SET ")
 	if p.kind == pDelete {
 		b.WriteString(quoteIdent(deletedCol) + " = 1")
@@ -740,7 +760,9 @@ func (s *Store) updateSQL(st *execState, p *plan, t *tableDef) (string, *failure
 			if k > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(quoteIdent(t.Cols[i].Name) + " = " + convExpr(t.Cols[i], "("+e+")"))
+			val := convExpr(t.Cols[i], "("+e+")")
+			b.WriteString(quoteIdent(t.Cols[i].Name) + " = " + val)
+			changed = append(changed, alias+"."+quoteIdent(t.Cols[i].Name)+" IS NOT "+val)
 		}
 	}
 	b.WriteString(", " + quoteIdent(seqCol) + " = kalam_seq() WHERE " + alias + "." + quoteIdent(ownerCol) +
@@ -752,6 +774,9 @@ func (s *Store) updateSQL(st *execState, p *plan, t *tableDef) (string, *failure
 		}
 		b.WriteString(" AND (" + w + ")")
 	}
+	if len(changed) > 0 {
+		b.WriteString(" AND (" + strings.Join(changed, " OR ") + ")")
+	}
 	for _, ref := range r.refs {
 		if ref != t {
 			if f := checkAccess(st.sess, p, ref, false); f != nil {
@@ -760,6 +785,9 @@ func (s *Store) updateSQL(st *execState, p *plan, t *tableDef) (string, *failure
 		}
 	}
 	if f := paramCount(r, st.args); f != nil {
+		return "", f
+	}
+	if f := s.refreshVirtual(r.refs); f != nil {
 		return "", f
 	}
 	return b.String(), nil

@@ -326,7 +326,7 @@ func (q *LiveQuery) buildSQL() {
 	if q.cond != "" {
 		cond = " AND (" + q.cond + ")"
 	}
-	base := " FROM " + t.phys + " WHERE " + quoteIdent(ownerCol) + " = ?1 AND " + quoteIdent(deletedCol) + " = 0"
+	base := " FROM " + t.phys + " WHERE " + quoteIdent(ownerCol) + " = ?1 AND " + quoteIdent(deletedCol) + " = 0" + t.ttlFilter()
 	seq := quoteIdent(seqCol)
 	q.snapSQL = "SELECT " + cols.String() + base + " AND " + seq + " > ?2 AND " + seq + " <= ?3" + cond +
 		" ORDER BY " + seq + " LIMIT ?4"
@@ -622,6 +622,7 @@ func (s *Store) getEval() (*evalConn, error) {
 	if err != nil {
 		return nil, liveErr(http.StatusInternalServerError, wire.CodeSubscriptionFailed, "Execution error: "+sqliteMessage(err))
 	}
+	limitConn(db, s.limits)
 	now := s.now
 	err = db.CreateFunction("now", 0, sqlite3.INNOCUOUS, func(ctx sqlite3.Context, _ ...sqlite3.Value) {
 		ctx.ResultInt64(now().UnixMicro())
@@ -655,12 +656,19 @@ func (s *Store) putEval(c *evalConn) {
 
 // evalFilter binds a row to a compiled filter and reports whether the
 // WHERE clause holds.
-func (s *Store) evalFilter(q string, vals []any, seq, deleted int64) (bool, error) {
+func (s *Store) evalFilter(q string, vals []any, seq, deleted int64) (ok bool, err error) {
 	c, err := s.getEval()
 	if err != nil {
 		return false, err
 	}
-	defer s.putEval(c)
+	defer func() {
+		if r := recover(); r != nil { // out of memory: drop the connection
+			safely(c.close)
+			ok, err = false, liveErr(http.StatusInternalServerError, wire.CodeSubscriptionFailed, "Execution error: subscription filter failed")
+			return
+		}
+		s.putEval(c)
+	}()
 	st, err := c.stmt(q)
 	if err != nil {
 		return false, err

@@ -79,6 +79,9 @@ type plan struct {
 	role, email string
 	hasEmail    bool
 	alterWhat   string
+	authType    string // CREATE USER: authPassword, authOAuth or authInternal
+	oauth       string // WITH OAUTH '{json}'
+	hasOAuth    bool
 
 	// DML
 	insCols []string
@@ -516,13 +519,24 @@ func parseTableElement(p *parser, pl *plan) *failure {
 		case p.accept("UNIQUE"):
 			c.unique = true
 		case p.accept("DEFAULT"):
+			if len(c.def) > 0 {
+				return invalidSQL("SQL parse error: column '" + c.name + "' has more than one DEFAULT")
+			}
 			c.def = p.until(func(t token) bool {
 				return t.isPunct(",") || t.isPunct(")") || t.is("PRIMARY") || t.is("NOT") ||
-					t.is("UNIQUE") || t.is("DEFAULT") || t.is("CONSTRAINT")
+					t.is("UNIQUE") || t.is("DEFAULT") || t.is("CONSTRAINT") || t.is("AUTO_INCREMENT")
 			})
 			if len(c.def) == 0 {
 				return p.fail("a DEFAULT value")
 			}
+		case p.peek().is("AUTO_INCREMENT"):
+			// KalamDB rewrites MySQL's AUTO_INCREMENT to DEFAULT
+			// SNOWFLAKE_ID(), whatever the column's type.
+			if len(c.def) > 0 {
+				return invalidSQL("SQL parse error: column '" + c.name + "' has more than one DEFAULT")
+			}
+			t := p.next()
+			c.def = []token{{kind: tkWord, pos: t.pos, end: t.end, text: "SNOWFLAKE_ID"}}
 		default:
 			pl.cols = append(pl.cols, c)
 			return nil
@@ -646,8 +660,15 @@ func parseCreateUser(p *parser, pl *plan) *failure {
 			return userSyntax("CREATE USER")
 		}
 		pw := t.text
-		pl.password = &pw
-	case p.accept("OAUTH"), p.accept("INTERNAL"):
+		pl.password, pl.authType = &pw, authPassword
+	case p.accept("OAUTH"):
+		// An optional JSON payload naming the provider and the subject.
+		pl.authType = authOAuth
+		if p.peek().kind == tkString {
+			pl.oauth, pl.hasOAuth = p.next().text, true
+		}
+	case p.accept("INTERNAL"):
+		pl.authType = authInternal
 	default:
 		return userSyntax("CREATE USER")
 	}
@@ -658,7 +679,7 @@ func parseCreateUser(p *parser, pl *plan) *failure {
 			if f != nil {
 				return userSyntax("CREATE USER")
 			}
-			pl.role = strings.ToLower(r)
+			pl.role = canonicalRole(r)
 		case p.accept("EMAIL"):
 			t := p.next()
 			if t.kind != tkString {
@@ -699,7 +720,7 @@ func parseAlterUser(p *parser, pl *plan) *failure {
 		if f != nil {
 			return userSyntax("ALTER USER")
 		}
-		pl.role, pl.alterWhat = strings.ToLower(r), "role"
+		pl.role, pl.alterWhat = canonicalRole(r), "role"
 	case p.accept("EMAIL"):
 		t := p.next()
 		if t.kind != tkString {

@@ -128,6 +128,18 @@ func (t colType) conv() string {
 		return "uuid"
 	case kEmbedding:
 		return "emb" + strconv.Itoa(t.p)
+	case kSmallInt:
+		return "i16"
+	case kInt:
+		return "i32"
+	case kBigInt:
+		return "i64"
+	case kFloat:
+		return "f32"
+	case kDouble:
+		return "f64"
+	case kDecimal:
+		return "dec"
 	}
 	return ""
 }
@@ -292,6 +304,9 @@ func appendJSONString(b []byte, s string) []byte {
 func convertIn(conv string, v any) (any, string) {
 	if v == nil {
 		return nil, ""
+	}
+	if _, ok := numericConvs[conv]; ok {
+		return convertNumeric(conv, v)
 	}
 	switch conv {
 	case "bool":

@@ -16,7 +16,17 @@ type UserInfo struct {
 	ID, Role             string
 	Email                *string
 	CreatedAt, UpdatedAt time.Time
+	// AuthType is how the user signs in: "password", "oauth" or
+	// "internal" (system.users.auth_type).
+	AuthType string
 }
+
+// Authentication types of system.users.auth_type.
+const (
+	authPassword = "password"
+	authOAuth    = "oauth"
+	authInternal = "internal"
+)
 
 // userRec is the in-memory copy of a _kalam_users row.
 type userRec struct {
@@ -32,6 +42,22 @@ const (
 	roleDBA     = "dba"
 	roleSystem  = "system"
 )
+
+// roleAliases are the other role names KalamDB's CREATE/ALTER USER accept.
+var roleAliases = map[string]string{
+	"admin": roleDBA, "developer": roleService, "analyst": roleService,
+	"viewer": roleUser, "readonly": roleUser,
+}
+
+// canonicalRole lower-cases a role written in SQL and resolves aliases;
+// unknown names come back lower-cased for validRole to refuse.
+func canonicalRole(r string) string {
+	r = strings.ToLower(r)
+	if c, ok := roleAliases[r]; ok {
+		return c
+	}
+	return r
+}
 
 func validRole(r string) bool {
 	switch r {
@@ -100,7 +126,7 @@ func validUserID(id string) bool {
 }
 
 func (s *Store) loadUsers() error {
-	st, _, err := s.db.Prepare(`SELECT user_id, password_hash, role, email, created_at, updated_at, deleted_at FROM _kalam_users`)
+	st, _, err := s.db.Prepare(`SELECT user_id, password_hash, role, email, created_at, updated_at, deleted_at, auth_type FROM _kalam_users`)
 	if err != nil {
 		return err
 	}
@@ -109,7 +135,8 @@ func (s *Store) loadUsers() error {
 		u := &userRec{hash: st.ColumnText(1)}
 		u.deleted = columnValue(st, 6) != nil
 		u.info = UserInfo{ID: st.ColumnText(0), Role: st.ColumnText(2),
-			CreatedAt: time.UnixMicro(st.ColumnInt64(4)).UTC(), UpdatedAt: time.UnixMicro(st.ColumnInt64(5)).UTC()}
+			CreatedAt: time.UnixMicro(st.ColumnInt64(4)).UTC(), UpdatedAt: time.UnixMicro(st.ColumnInt64(5)).UTC(),
+			AuthType: st.ColumnText(7)}
 		if e, ok := columnValue(st, 3).(string); ok {
 			u.info.Email = &e
 		}
@@ -118,9 +145,15 @@ func (s *Store) loadUsers() error {
 	return st.Err()
 }
 
-// insertUser stores a new user; password "" means none. Caller holds mu
-// (or is Open) and has validated the arguments.
+// insertUser stores a new password user; password "" means none. Caller
+// holds mu (or is Open) and has validated the arguments.
 func (s *Store) insertUser(id, password, role string, email *string) error {
+	return s.insertUserAuth(id, password, role, email, authPassword, "")
+}
+
+// insertUserAuth stores a new user of any authentication type; authData
+// is the JSON of system.users.auth_data ("" = NULL).
+func (s *Store) insertUserAuth(id, password, role string, email *string, authType, authData string) error {
 	hash := ""
 	if password != "" {
 		h, err := hashPassword(password)
@@ -130,15 +163,18 @@ func (s *Store) insertUser(id, password, role string, email *string) error {
 		hash = h
 	}
 	now := s.now().UTC()
-	var em any
+	var em, ad any
 	if email != nil {
 		em = *email
 	}
-	if err := s.execArgs(`INSERT OR REPLACE INTO _kalam_users (user_id, password_hash, role, email, created_at, updated_at, deleted_at)
-		VALUES (?, ?, ?, ?, ?, ?, NULL)`, id, hash, role, em, now.UnixMicro(), now.UnixMicro()); err != nil {
+	if authData != "" {
+		ad = authData
+	}
+	if err := s.execArgs(`INSERT OR REPLACE INTO _kalam_users (user_id, password_hash, role, email, created_at, updated_at, deleted_at, auth_type, auth_data)
+		VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)`, id, hash, role, em, now.UnixMicro(), now.UnixMicro(), authType, ad); err != nil {
 		return err
 	}
-	u := &userRec{hash: hash, info: UserInfo{ID: id, Role: role, CreatedAt: now, UpdatedAt: now}}
+	u := &userRec{hash: hash, info: UserInfo{ID: id, Role: role, CreatedAt: now, UpdatedAt: now, AuthType: authType}}
 	if email != nil {
 		e := *email
 		u.info.Email = &e

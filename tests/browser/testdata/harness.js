@@ -10,7 +10,7 @@ const T = {
   transitions: [],     // {from, to, trigger}
   authCalls: [],       // reasons the auth provider was asked for
   connections: [],     // {connected, code}
-  errors: [],          // "CODE: message" from onError
+  errors: [],          // "CODE: message" from onError, "CODE (final): message" when not recoverable
   events: [],          // live events, in order
   subEnded: false,
   subError: null,      // error code the subscription ended with
@@ -42,7 +42,7 @@ const T = {
       },
       onStateChange: (t) => { T.states.push(t.to); T.transitions.push(t); },
       onConnection: (ev) => T.connections.push({ connected: ev.connected, code: ev.code }),
-      onError: (err) => T.errors.push(`${err.code}: ${err.message}`),
+      onError: (err, recoverable) => T.errors.push(`${err.code}${recoverable ? "" : " (final)"}: ${err.message}`),
       ...rest,
     });
     return T.client.state;
