@@ -90,8 +90,6 @@ type repairState struct {
 	lagAt      time.Duration // when minLag was last updated
 	congestAt  time.Duration
 	congestN   int
-	ackAt      time.Duration
-	catchUpAt  time.Duration
 	rateLimits int           // RATE_LIMIT_EXCEEDED answers seen, for tests and stats
 	limitedAt  time.Duration // the latest RATE_LIMIT_EXCEEDED
 	resendDue  bool          // what it may have cost goes again when the hold ends
