@@ -303,6 +303,7 @@ func (e *Engine) assignWire(s *sub) {
 	}
 	s.wire = id
 	s.sent, s.asked, s.hasAsked = false, false, false
+	e.dropHeld(s) // what the last incarnation held is replayed by this one
 	r.wire[id] = s
 }
 
