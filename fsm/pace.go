@@ -90,8 +90,6 @@ type repairState struct {
 	lagAt      time.Duration // when minLag was last updated
 	congestAt  time.Duration
 	congestN   int
-	ackAt      time.Duration
-	catchUpAt  time.Duration
 	rateLimits int           // RATE_LIMIT_EXCEEDED answers seen, for tests and stats
 	limitedAt  time.Duration // the latest RATE_LIMIT_EXCEEDED
 	resendDue  bool          // what it may have cost goes again when the hold ends
@@ -305,6 +303,7 @@ func (e *Engine) assignWire(s *sub) {
 	}
 	s.wire = id
 	s.sent, s.asked, s.hasAsked = false, false, false
+	e.dropHeld(s) // what the last incarnation held is replayed by this one
 	r.wire[id] = s
 }
 
