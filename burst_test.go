@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +143,41 @@ func TestCapRefusalEndsEventsAndLiveRowsWithATypedError(t *testing.T) {
 	err = view.WaitFor(ctx, func([]kalam.Row) bool { return true })
 	if !errors.Is(err, kalam.ErrSubscriptionLimit) || !errors.Is(view.Err(), kalam.ErrSubscriptionLimit) {
 		t.Fatalf("LiveRows: WaitFor %v, Err %v; want errors matching ErrSubscriptionLimit", err, view.Err())
+	}
+}
+
+// TestUnrepairableGapIsReportedOnTheStream: a NoSnapshot subscription that
+// has delivered no row yet has no position to resume from and no snapshot
+// to reload, so a change written during an outage cannot be replayed. The
+// resume says so on the stream — continuity broken, Event.Err matching
+// ErrGap — and the subscription goes on: a row written afterwards arrives.
+func TestUnrepairableGapIsReportedOnTheStream(t *testing.T) {
+	e := newEnv(t, kalamtest.Config{}, true)
+	st := e2etest.NewStates()
+	c := e.client(func(cfg *kalam.Config) { cfg.OnStateChange = st.Record })
+	ctx := e2etest.Ctx(t, 20*time.Second)
+	sub, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{NoSnapshot: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := e2etest.Collect(ctx, sub)
+	col.WaitFor(t, ctx, "the ack", func(evs []kalam.Event) bool { return len(evs) > 0 })
+	e.proxy.Down()
+	st.WaitFor(t, ctx, kalam.StateBackoff)
+	e.write("INSERT INTO app.orders (id, status) VALUES (1, 'open')")
+	e.proxy.Up()
+	evs := col.WaitFor(t, ctx, "the resume", func(evs []kalam.Event) bool {
+		return slices.ContainsFunc(evs, func(ev kalam.Event) bool { return ev.Kind == kalam.EventResumed })
+	})
+	i := slices.IndexFunc(evs, func(ev kalam.Event) bool { return ev.Kind == kalam.EventResumed })
+	ev := evs[i]
+	var gap *kalam.GapError
+	if ev.Continuity != kalam.ContinuityBroken || !errors.Is(ev.Err, kalam.ErrGap) || !errors.As(ev.Err, &gap) || gap.Subscription != sub.ID() {
+		t.Fatalf("resume: continuity %v, err %v; want broken with a *GapError for %s", ev.Continuity, ev.Err, sub.ID())
+	}
+	e.write("INSERT INTO app.orders (id, status) VALUES (2, 'open')")
+	col.WaitFor(t, ctx, "row 2 after the gap", e2etest.HasIDs("2"))
+	if err := col.Err(); err != nil {
+		t.Fatalf("the subscription ended: %v", err)
 	}
 }
