@@ -44,7 +44,7 @@ type Client struct {
 
 	// Owned by the loop goroutine.
 	eng       fsm.Stepper
-	timers    [8]*time.Timer
+	timers    [16]*time.Timer
 	conns     map[uint64]*conn
 	queries   map[uint64]*pendingQuery
 	subs      map[string]*Subscription

@@ -12,8 +12,20 @@ import (
 	"github.com/kalamgo/kalam/fsm"
 )
 
-// DefaultEventBuffer is Config.EventBuffer when it is zero: the events each
-// subscription buffers for a slow consumer.
+// DefaultBufferBytes is Config.BufferBytes when it is zero: 16 MiB per
+// subscription, the same natively and in the browser. That holds a whole
+// 50,000-row burst of typical rows (a few hundred bytes each, bookkeeping
+// included) even when the consumer reads nothing meanwhile; memory is used
+// only while a backlog exists. See RATIONALE.md.
+const DefaultBufferBytes = 16 << 20
+
+// DefaultEventBuffer was Config.EventBuffer's default when buffers were
+// bounded in events.
+//
+// Deprecated: buffers are bounded in bytes (Config.BufferBytes,
+// DefaultBufferBytes), and a zero EventBuffer now means no cap on the
+// number of events. Setting EventBuffer to DefaultEventBuffer restores the
+// old cap (on top of the byte bound).
 const DefaultEventBuffer = 256
 
 // Config configures a Client. Only URL is required; every other field has a
@@ -61,10 +73,20 @@ type Config struct {
 	// deadline. Zero means 30 s.
 	RequestTimeout time.Duration `json:"requestTimeout,omitempty"`
 
-	// EventBuffer is how many events each subscription buffers for a slow
-	// consumer. When it is full the subscription pauses and later resumes
-	// from the last buffered row, so nothing is lost and memory stays
-	// bounded. Zero means DefaultEventBuffer.
+	// BufferBytes bounds each subscription's buffer for a slow consumer, in
+	// bytes: the rows' JSON plus a fixed allowance per event and row for
+	// what holding them costs. The socket is read as fast as the network
+	// delivers whatever the consumer does; only when the buffer is full
+	// does the subscription pause, and it resumes from the last buffered
+	// row once the consumer has emptied three quarters of it, so nothing is
+	// lost and memory stays bounded. A single event larger than the bound
+	// (a huge snapshot batch) is still taken when the buffer is empty.
+	// Zero means DefaultBufferBytes.
+	BufferBytes int `json:"bufferBytes,omitempty"`
+	// EventBuffer, when positive, also caps the number of events each
+	// subscription buffers. Zero means no cap on the count: BufferBytes
+	// alone bounds the buffer. (Before buffers were bounded in bytes, zero
+	// meant 256 events.)
 	EventBuffer int `json:"eventBuffer,omitempty"`
 
 	// DisableCompression asks the server not to gzip frames
@@ -112,8 +134,8 @@ func (c Config) withDefaults() Config {
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 30 * time.Second
 	}
-	if c.EventBuffer <= 0 {
-		c.EventBuffer = DefaultEventBuffer
+	if c.BufferBytes == 0 {
+		c.BufferBytes = DefaultBufferBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -165,6 +187,9 @@ func (c Config) validate() (base, ws *url.URL, err error) {
 	}
 	if c.EventBuffer < 0 {
 		return nil, nil, &ConfigError{Field: "EventBuffer", Reason: "must not be negative"}
+	}
+	if c.BufferBytes < 0 {
+		return nil, nil, &ConfigError{Field: "BufferBytes", Reason: "must not be negative"}
 	}
 	return u, &w, nil
 }

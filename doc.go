@@ -50,10 +50,12 @@
 // All Client methods are safe for concurrent use. One goroutine owns the
 // engine; sockets, HTTP requests, timers and the auth provider run in
 // goroutines that report back to it, so a slow consumer, a slow provider or
-// a slow query never stalls the keepalive or another subscription. Each
-// subscription buffers Config.EventBuffer events; a consumer that falls
-// behind pauses its subscription, which resumes from its last buffered row
-// once the consumer catches up, so memory stays bounded and nothing is lost.
+// a slow query never stalls the keepalive or another subscription. The
+// socket is read at network speed whatever the consumers do; each
+// subscription buffers up to Config.BufferBytes (16 MiB by default) of
+// events, and only a consumer a whole buffer behind pauses its
+// subscription, which resumes from its last buffered row once the consumer
+// catches up, so memory stays bounded and nothing is lost.
 // Callbacks (OnStateChange, OnConnection, OnError) run in order on a
 // goroutine the client owns and may call the client. Close and Drain stop
 // every goroutine the client started.

@@ -21,6 +21,15 @@ var (
 	ErrConnectTimeout        = fsm.ErrConnectTimeout
 	ErrProtocol              = fsm.ErrProtocol
 	ErrInvalidSubscriptionID = fsm.ErrInvalidSubscriptionID
+	// ErrSubscribeTimeout ends a subscription the server never
+	// acknowledged (*SubscribeTimeoutError).
+	ErrSubscribeTimeout = fsm.ErrSubscribeTimeout
+	// ErrSubscriptionLimit ends a subscription the server refused because
+	// a cap was reached (a *ServerError matches it).
+	ErrSubscriptionLimit = fsm.ErrSubscriptionLimit
+	// ErrGap matches Event.Err on a resume whose gap could not be
+	// repaired (*GapError).
+	ErrGap = fsm.ErrGap
 )
 
 type (
@@ -30,4 +39,9 @@ type (
 	ServerError = fsm.ServerError
 	// QueryError is a failed HTTP query: status, KalamDB error code, message.
 	QueryError = fsm.QueryError
+	// SubscribeTimeoutError ends a subscription the server never
+	// acknowledged; it matches ErrSubscribeTimeout.
+	SubscribeTimeoutError = fsm.SubscribeTimeoutError
+	// GapError says why a gap could not be repaired; it matches ErrGap.
+	GapError = fsm.GapError
 )

@@ -42,9 +42,16 @@ type Event struct {
 	Batch uint32
 	Last  bool
 	// From and Continuity describe a resume: the position it resumed after,
-	// and what KalamDB could not replay (deletes during the outage).
+	// and what may be missing. ContinuityNoDeletes: every insert and update
+	// is there, deletes may be missing (KalamDB does not replay them after
+	// an outage, a pause, or changes it dropped). ContinuityBroken: a gap
+	// could not be repaired; Err says why.
 	From       wire.SeqID
 	Continuity Continuity
+	// Err is set on an EventResumed whose gap could not be repaired. The
+	// subscription goes on; the iteration's own error (the second value)
+	// is reserved for what ends it.
+	Err error
 }
 
 // LiveOptions tune a live query. The zero value asks for the initial
@@ -108,9 +115,12 @@ func (o LiveOptions) wire() (*wire.SubscriptionOptions, error) {
 }
 
 // Subscription is a live query. Read its events with Events; stop it with
-// Close. Its buffer is bounded (Config.EventBuffer): a consumer that falls
-// behind pauses it, and it resumes from the last buffered row once the
-// consumer catches up, so events are neither lost nor repeated.
+// Close. The client reads the socket as fast as the network delivers and
+// never waits for the consumer: events wait in the subscription's buffer,
+// bounded in bytes (Config.BufferBytes). Only a consumer that falls behind
+// by a whole buffer pauses the subscription, which then resumes from the
+// last buffered row once the consumer catches up, so events are neither
+// lost nor repeated.
 type Subscription struct {
 	c   *Client
 	id  string
@@ -152,7 +162,7 @@ func (c *Client) Live(ctx context.Context, sql string, opts LiveOptions) (*Subsc
 	if id == "" {
 		id = "kalam-" + strconv.FormatUint(c.nextSub.Add(1), 10)
 	}
-	s := &Subscription{c: c, id: id, sql: sql, q: newEventQueue(c.cfg.EventBuffer), done: make(chan struct{})}
+	s := &Subscription{c: c, id: id, sql: sql, q: newEventQueue(c.cfg.EventBuffer, c.cfg.BufferBytes), done: make(chan struct{})}
 	in := fsm.Subscribe{ID: id, SQL: sql, Options: wopts, Wait: opts.Wait}
 	err = c.do(ctx, in, func() {
 		if c.subs[id] == nil {
@@ -194,12 +204,20 @@ func (c *Client) deliver(d fsm.Deliver) {
 		}
 		return
 	}
-	// The consumer lags. Everything after the last buffered row will be
-	// replayed once it catches up.
+	// The consumer lags by a whole buffer: the last resort. Everything
+	// after the last buffered row will be replayed once it catches up.
 	s.lagging = true
 	s.resumeAsked.Store(false)
-	c.log.Debug("kalam: subscription paused for a slow consumer", "id", s.id, "buffered", s.q.len())
+	events, bytes := s.q.size()
+	c.log.Debug("kalam: subscription paused for a slow consumer", "id", s.id, "events", events, "bytes", bytes)
 	c.followups = append(c.followups, fsm.Pause{ID: s.id, Position: s.lastQueued, HasPosition: s.hasQueued})
+	// The consumer may have emptied the buffer between the refused push
+	// and the reset of resumeAsked, asking for nothing: then nobody else
+	// would resume the subscription.
+	if s.q.lowWater() && s.resumeAsked.CompareAndSwap(false, true) {
+		s.lagging = false
+		c.followups = append(c.followups, fsm.Resume{ID: s.id})
+	}
 }
 
 func hasRows(ev fsm.Event) bool { return len(ev.Rows) > 0 || len(ev.OldValues) > 0 }
@@ -254,7 +272,7 @@ func (s *Subscription) yield(fe fsm.Event, yield func(Event, error) bool) bool {
 // maybeResume asks the loop to resume a paused subscription once the
 // consumer has emptied most of the buffer.
 func (s *Subscription) maybeResume() {
-	if s.q.len() > s.q.limit/4 || !s.resumeAsked.CompareAndSwap(false, true) {
+	if !s.q.lowWater() || !s.resumeAsked.CompareAndSwap(false, true) {
 		return
 	}
 	c := s.c
@@ -269,7 +287,7 @@ func (s *Subscription) maybeResume() {
 }
 
 func (s *Subscription) convert(fe fsm.Event) (Event, error) {
-	ev := Event{Kind: fe.Kind, Seq: fe.Seq, Batch: fe.Batch, Last: fe.Last, From: fe.From, Continuity: fe.Continuity}
+	ev := Event{Kind: fe.Kind, Seq: fe.Seq, Batch: fe.Batch, Last: fe.Last, From: fe.From, Continuity: fe.Continuity, Err: fe.Err}
 	if fe.Schema != nil {
 		ev.Columns = columns(fe.Schema)
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 func TestEventQueueOrderLimitAndGrowth(t *testing.T) {
-	q := newEventQueue(10)
+	q := newEventQueue(10, 1<<30)
 	for round := range 3 { // wrap the ring and release it between rounds
 		for i := range 10 {
 			if !q.push(fsm.Event{Seq: wire.SeqID(round*100 + i)}) {
@@ -40,7 +40,7 @@ func TestEventQueueOrderLimitAndGrowth(t *testing.T) {
 }
 
 func TestEventQueueConcurrentProducerConsumer(t *testing.T) {
-	q := newEventQueue(8)
+	q := newEventQueue(8, 1<<30)
 	const n = 10000
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -69,7 +69,7 @@ func TestEventQueueConcurrentProducerConsumer(t *testing.T) {
 }
 
 func TestIdleEventQueueIsSmall(t *testing.T) {
-	allocs := testing.AllocsPerRun(100, func() { _ = newEventQueue(256) })
+	allocs := testing.AllocsPerRun(100, func() { _ = newEventQueue(0, DefaultBufferBytes) })
 	if allocs > 2 {
 		t.Fatalf("an idle queue takes %v allocations", allocs)
 	}

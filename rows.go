@@ -31,10 +31,13 @@ type RowsOptions struct {
 // LiveRows is a materialized view of a live query: the set of rows a fresh
 // SELECT would return, kept current by the subscription's events, keyed by
 // primary key. Updates merge into the row (KalamDB sends only key and
-// non-null columns); deletes remove it. After an outage KalamDB does not
-// replay deletes, so on any resume that cannot vouch for continuity the view
-// reloads through a fresh subscription and swaps in the new snapshot once it
-// is complete: it always converges to what a fresh SELECT returns.
+// non-null columns); deletes remove it. KalamDB does not replay deletes
+// (after an outage, a pause, or changes its limits made it drop), so
+// whenever continuity says deletes may be missing, or a gap could not be
+// repaired, the view reloads through a fresh subscription and swaps in the
+// new snapshot once it is complete: it always converges to what a fresh
+// SELECT returns. Until the first snapshot is complete the view is empty
+// (see Ready).
 //
 // A LiveRows is safe for concurrent use.
 type LiveRows struct {
@@ -47,6 +50,7 @@ type LiveRows struct {
 	rows    map[string]Row
 	ready   bool
 	resyncs int
+	gaps    []error // the latest unrepaired gaps reported (at most maxGaps)
 	err     error
 	changed chan struct{}
 	done    chan struct{}
@@ -73,8 +77,8 @@ func (c *Client) LiveRows(ctx context.Context, sql string, opts RowsOptions) (*L
 	return v, nil
 }
 
-// run applies events until the view ends. A resume without full continuity
-// swaps in a fresh subscription.
+// run applies events until the view ends. Whenever continuity says
+// something may be missing, the view reloads through a fresh subscription.
 func (v *LiveRows) run(ctx context.Context) {
 	defer close(v.done)
 	for {
@@ -87,18 +91,41 @@ func (v *LiveRows) run(ctx context.Context) {
 	}
 }
 
-// follow consumes one subscription. It returns the replacement subscription
-// when a reload is needed, or nil and the reason the view ends.
+// follow consumes one subscription. Its snapshot goes into a staged map
+// that replaces the view's rows once complete, so the view never shows a
+// half-loaded or a stale-and-partial state. It returns the replacement
+// subscription when a reload is needed, or nil and the reason the view
+// ends.
+//
+// A reload is needed whenever continuity is not full: deletes may be
+// missing (a resume, a pause, a catch-up after changes the server
+// dropped), or a gap could not be repaired. If that happens while this
+// subscription is still loading, the load is completed and swapped in
+// first, then reloaded again: each reload makes progress even while the
+// server keeps dropping changes, and once it stops, a reload that meets no
+// trouble leaves the view equal to a fresh SELECT.
 func (v *LiveRows) follow(ctx context.Context, sub *Subscription) (*Subscription, error) {
-	reloading := v.isReady() // a reload builds a new map and swaps it in when complete
 	staged := map[string]Row{}
-	target := v.rows
-	if reloading {
-		target = staged
-	}
+	target := staged // until the snapshot is complete
+	loaded := false
+	stale := false // continuity was lost: reload once this load is in
 	for ev, err := range sub.Events(ctx) {
 		if err != nil {
 			return nil, err
+		}
+		if ev.Kind == EventResumed && ev.Continuity != ContinuityFull {
+			if ev.Err != nil {
+				v.mu.Lock()
+				v.gaps = append(v.gaps, ev.Err)
+				if len(v.gaps) > maxGaps {
+					v.gaps = slices.Delete(v.gaps, 0, 1)
+				}
+				v.mu.Unlock()
+			}
+			if loaded {
+				return v.reload(ctx, sub)
+			}
+			stale = true
 		}
 		switch ev.Kind {
 		case EventSubscribed:
@@ -113,28 +140,13 @@ func (v *LiveRows) follow(ctx context.Context, sub *Subscription) (*Subscription
 				_ = sub.Close()
 				return nil, ErrNoKey
 			}
-		case EventResumed:
-			if ev.Continuity == ContinuityFull {
-				continue
-			}
-			_ = sub.Close()
-			next, err := v.c.Live(ctx, v.sql, LiveOptions{BatchSize: v.opts.BatchSize})
-			if err != nil {
-				return nil, err
-			}
-			v.mu.Lock()
-			v.resyncs++
-			v.mu.Unlock()
-			return next, nil
 		case EventSnapshot:
 			v.mu.Lock()
 			for _, r := range ev.Rows {
 				target[v.keyOf(r)] = r
 			}
-			if ev.Last {
-				if reloading {
-					v.rows, target, reloading = staged, staged, false
-				}
+			if ev.Last && !loaded {
+				v.rows, target, loaded = staged, staged, true
 				v.ready = true
 			}
 			err := v.checkLimit(target)
@@ -142,6 +154,10 @@ func (v *LiveRows) follow(ctx context.Context, sub *Subscription) (*Subscription
 			if err != nil {
 				_ = sub.Close()
 				return nil, err
+			}
+			if loaded && stale {
+				v.signal()
+				return v.reload(ctx, sub)
 			}
 		case EventInsert, EventUpdate, EventDelete:
 			v.mu.Lock()
@@ -153,11 +169,25 @@ func (v *LiveRows) follow(ctx context.Context, sub *Subscription) (*Subscription
 				return nil, err
 			}
 		}
-		if !reloading {
+		if loaded {
 			v.signal()
 		}
 	}
 	return nil, ctx.Err()
+}
+
+// reload replaces sub with a fresh subscription whose snapshot will
+// replace the rows.
+func (v *LiveRows) reload(ctx context.Context, sub *Subscription) (*Subscription, error) {
+	_ = sub.Close()
+	next, err := v.c.Live(ctx, v.sql, LiveOptions{BatchSize: v.opts.BatchSize})
+	if err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	v.resyncs++
+	v.mu.Unlock()
+	return next, nil
 }
 
 // apply merges one change into rows; v.mu is held.
@@ -268,7 +298,21 @@ func (v *LiveRows) Len() int {
 // Ready reports whether the first snapshot has fully arrived.
 func (v *LiveRows) Ready() bool { return v.isReady() }
 
-// Resyncs counts the reloads done after outages.
+// maxGaps bounds the gaps a LiveRows remembers.
+const maxGaps = 8
+
+// Gaps returns the latest gaps the subscription could not repair (each a
+// *GapError, matching ErrGap, saying why), oldest first. The view itself
+// reloaded after each one, so its rows are not affected: this is for
+// applications that log or count such events.
+func (v *LiveRows) Gaps() []error {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return slices.Clone(v.gaps)
+}
+
+// Resyncs counts the reloads done because continuity was lost: outages,
+// pauses, and catch-ups after changes the server dropped.
 func (v *LiveRows) Resyncs() int {
 	v.mu.RLock()
 	defer v.mu.RUnlock()

@@ -114,6 +114,7 @@ func (e *Engine) command(in Input) error {
 			// Probe the socket now: a dead link shows within the pong timeout.
 			e.pingSentAt, e.lastPing = e.now, e.now
 			e.emit(Ping{Epoch: e.epoch})
+			e.pacePing()
 			e.arm(TimerPongDeadline, e.now+e.cfg.PongTimeout)
 		}
 	default:
@@ -203,10 +204,7 @@ func (e *Engine) pause(in Pause) error {
 	if s.paused {
 		return nil
 	}
-	if s.phase != phasePending && e.sockOpen && s.epoch == e.epoch {
-		data, _ := wire.Encode(wire.ClientMessage{Type: wire.TypeUnsubscribe, SubscriptionID: s.id})
-		e.emit(Send{Epoch: e.epoch, Data: data})
-	}
+	e.unsubscribeWire(s)
 	if s.phase == phasePending {
 		e.pending--
 	}

@@ -35,7 +35,20 @@
 //     no frame is ever sent on one;
 //   - per subscription, delivered _seq values strictly increase: replays at
 //     or below the position are dropped, and a resume asks for rows after it;
-//   - Closed is terminal, and a drain always ends by its deadline.
+//   - Closed is terminal, and a drain always ends by its deadline;
+//   - every text frame goes through one pacer under the server's rate
+//     (Config.FrameRate); RATE_LIMIT_EXCEEDED halves the rate and re-sends
+//     what was not answered; a subscription is acknowledged within
+//     Config.AckTimeout or retried, then ended with ErrSubscribeTimeout;
+//     each resubscribe on a socket uses a new wire id, so nothing of an
+//     earlier incarnation passes for the new one's;
+//   - whatever the server may have dropped (a pause, a reconnect, a load
+//     whose flush reached its 1,024-change buffer, a change arriving late
+//     because the server's queue backed up) is replayed by a catch-up: a
+//     resubscribe from the last delivered _seq, repeated while replays
+//     bring rows, and reported as EventResumed with ContinuityNoDeletes
+//     (deletes are never replayed), or ContinuityBroken with a *GapError
+//     when nothing can be replayed.
 //
 // # Concurrency
 //

@@ -25,11 +25,14 @@ const (
 	TimerPing                      // send a keepalive ping
 	TimerPongDeadline              // nothing received since the last ping: dead link
 	TimerDrain                     // drain deadline
+	TimerPace                      // the pacer may let the next frame out
+	TimerAck                       // a subscription's ack is overdue
+	TimerCatchUp                   // a catch-up round is due
 
-	numTimers = int(TimerDrain) + 1
+	numTimers = int(TimerCatchUp) + 1
 )
 
-var timerNames = [numTimers]string{"Refresh", "ResolveRetry", "Connect", "Backoff", "Ping", "PongDeadline", "Drain"}
+var timerNames = [numTimers]string{"Refresh", "ResolveRetry", "Connect", "Backoff", "Ping", "PongDeadline", "Drain", "Pace", "Ack", "CatchUp"}
 
 func (t Timer) String() string {
 	if int(t) < numTimers {
@@ -214,12 +217,16 @@ type Continuity uint8
 const (
 	// ContinuityFull: nothing was missed (no outage, or nothing could change).
 	ContinuityFull Continuity = iota
-	// ContinuityNoDeletes: inserts and updates made during the outage are
-	// replayed, but KalamDB does not replay deletes, nor rows that left the
-	// WHERE filter. A materialized view must resync.
+	// ContinuityNoDeletes: deletes may be missing, nothing else: inserts and
+	// updates the subscription missed (an outage, a pause, changes the
+	// server dropped) are replayed, but KalamDB does not replay deletes, nor
+	// rows that left the WHERE filter. A materialized view must resync. A
+	// catch-up round (the server may have dropped changes) is reported so.
 	ContinuityNoDeletes
-	// ContinuityBroken: no resume position was known; changes made during the
-	// outage are lost to this subscription. A materialized view must resync.
+	// ContinuityBroken: a gap that could not be repaired: changes made
+	// during it are lost to this subscription. Event.Err is a *GapError
+	// saying why (no position to resume from and no snapshot to reload).
+	// A materialized view must resync.
 	ContinuityBroken
 )
 

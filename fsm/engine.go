@@ -52,6 +52,38 @@ type Config struct {
 	// means the wire defaults.
 	MaxFrame    int64 `json:"maxFrame,omitempty"`
 	MaxInflated int64 `json:"maxInflated,omitempty"`
+
+	// FrameRate caps the text frames sent per second on one socket
+	// (subscribe, unsubscribe, next_batch, keepalive): KalamDB drops frames
+	// beyond 50/s with RATE_LIMIT_EXCEEDED. Frames wait in order and
+	// leave on TimerPace. Zero means 40; negative sends at once.
+	FrameRate int `json:"frameRate,omitempty"`
+	// FrameBurst is how many frames may leave back to back. Zero means 20.
+	FrameBurst int `json:"frameBurst,omitempty"`
+	// RateLimitPause is how long nothing is sent after RATE_LIMIT_EXCEEDED
+	// before what was not acknowledged goes again. Zero means 1 s.
+	RateLimitPause time.Duration `json:"rateLimitPause,omitempty"`
+	// AckTimeout is how long a subscribe may wait for its ack before it is
+	// sent again. Zero means 10 s.
+	AckTimeout time.Duration `json:"ackTimeout,omitempty"`
+	// SubscribeAttempts is how many subscribes go unacknowledged before the
+	// subscription ends with ErrSubscribeTimeout. Zero means 3.
+	SubscribeAttempts int `json:"subscribeAttempts,omitempty"`
+	// LagThreshold is how far a change's lag (arrival minus the commit time
+	// in its _seq) may rise above the smallest lag seen before the server's
+	// queue is taken to have backed up and every subscription catches up.
+	// Zero means 500 ms; negative turns the check off.
+	LagThreshold time.Duration `json:"lagThreshold,omitempty"`
+	// LoadBuffer is the server's buffer of changes per loading
+	// subscription (KalamDB: 1,024, dropping the oldest); a flush after the
+	// last batch that reaches it starts a catch-up. Zero means 1,024.
+	LoadBuffer int `json:"loadBuffer,omitempty"`
+	// CatchUpRounds bounds the rounds that follow a catch-up replay that
+	// brought rows. Zero means 4; negative means none.
+	CatchUpRounds int `json:"catchUpRounds,omitempty"`
+	// CatchUpDelay is the delay before a follow-up round, doubled per
+	// round up to BackoffMax. Zero means 200 ms.
+	CatchUpDelay time.Duration `json:"catchUpDelay,omitempty"`
 }
 
 func (c Config) withDefaults() Config {
@@ -68,6 +100,7 @@ func (c Config) withDefaults() Config {
 	def(&c.PingInterval, 5*time.Second)
 	def(&c.PongTimeout, 5*time.Second)
 	def(&c.ConnectTimeout, 10*time.Second)
+	c.defaultLimits()
 	return c
 }
 
@@ -145,6 +178,8 @@ type Engine struct {
 	parked  []uint64
 
 	drain *drainState
+
+	rep repairState // pacer, wire ids, catch-up (pace.go, catchup.go)
 }
 
 type subPhase uint8
@@ -172,6 +207,8 @@ type sub struct {
 	cont     Continuity
 	removed  bool
 	paused   bool // held off the wire by flow control
+	subLimits
+	subRepair
 }
 
 type query struct {
@@ -411,6 +448,7 @@ func (e *Engine) onTimer(in TimerFired) {
 	case TimerPing:
 		if e.sockOpen {
 			e.emit(Ping{Epoch: e.epoch})
+			e.pacePing()
 			e.lastPing = e.now
 			if !e.timerArmed[TimerPongDeadline] {
 				// The deadline judges the ping that armed it: a later ping
@@ -436,6 +474,8 @@ func (e *Engine) onTimer(in TimerFired) {
 		if e.state == StateDraining {
 			e.finishDrain(true)
 		}
+	default:
+		e.onLimitTimer(in.Timer)
 	}
 }
 
@@ -825,7 +865,7 @@ func (e *Engine) onFrame(in FrameReceived) {
 		e.unwire()
 		e.authRejected(wire.ClosePolicy, m.Message)
 	case wire.TypeSubscriptionAck, wire.TypeInitialDataBatch, wire.TypeChange:
-		s := e.subs[m.SubscriptionID]
+		s := e.subByWire(m.SubscriptionID)
 		if s == nil || s.removed || s.epoch != e.epoch || s.phase == phasePending {
 			return // unsubscribed, or from before a resubscribe
 		}
@@ -833,8 +873,11 @@ func (e *Engine) onFrame(in FrameReceived) {
 			e.protocolViolation(err)
 		}
 	case wire.TypeError:
+		if e.onWireError(m) {
+			return
+		}
 		serr := &ServerError{Subscription: m.SubscriptionID, Code: m.Code, Message: m.Message}
-		if s := e.subs[m.SubscriptionID]; s != nil && !s.removed && s.epoch == e.epoch && s.phase != phasePending {
+		if s := e.subByWire(m.SubscriptionID); s != nil && !s.removed && s.epoch == e.epoch && s.phase != phasePending {
 			e.removeSub(s)
 			e.emit(Deliver{Sub: s.id, Event: Event{Kind: EventError, Err: serr, Seq: s.pos}})
 			return
@@ -875,9 +918,13 @@ func (e *Engine) onSubMessage(s *sub, m *wire.ServerMessage) error {
 			return nil // a duplicate ack changes nothing
 		}
 		ev := Event{Kind: EventSubscribed, Schema: m.Schema, Seq: s.pos}
+		e.onAcked(s, s.resuming)
 		if s.resuming {
 			ev.Kind, ev.From, ev.Continuity = EventResumed, s.from, s.cont
 			s.resuming = false
+			if ev.Continuity == ContinuityBroken {
+				ev.Err = &GapError{Subscription: s.id, Reason: "no position to resume from and no snapshot to reload"}
+			}
 		}
 		if s.sentOpts {
 			s.phase = phaseLoading
@@ -895,6 +942,8 @@ func (e *Engine) onSubMessage(s *sub, m *wire.ServerMessage) error {
 			return err
 		}
 		last := !bc.HasMore
+		s.asked = false
+		e.onSnapshotRows(s, len(rows))
 		if len(rows) > 0 || last {
 			e.emit(Deliver{Sub: s.id, Event: Event{Kind: EventSnapshot, Rows: rows, Seq: s.pos, Batch: bc.BatchNum, Last: last}})
 		}
@@ -903,11 +952,11 @@ func (e *Engine) onSubMessage(s *sub, m *wire.ServerMessage) error {
 			if bc.LastSeqID != nil {
 				next = *bc.LastSeqID
 			}
-			data, _ := wire.Encode(wire.ClientMessage{Type: wire.TypeNextBatch, SubscriptionID: s.id, LastSeqID: &next})
-			e.emit(Send{Epoch: e.epoch, Data: data})
+			e.askNextBatch(s, next)
 			return nil
 		}
 		s.phase = phaseLive
+		e.onLoaded(s)
 		if e.drain != nil {
 			e.drain.outcome.LoadsCompleted++
 			e.endSub(s, ErrDraining)
@@ -940,6 +989,10 @@ func (e *Engine) onSubMessage(s *sub, m *wire.ServerMessage) error {
 				if s.hasPos && seq <= s.pos {
 					return nil // replayed at or below our position
 				}
+				ev.Rows, ev.OldValues = m.Rows, m.OldValues
+				if e.holdChange(s, seq, ev) {
+					return nil // part of the flush after a load, or left to a catch-up's replay
+				}
 				s.pos, s.hasPos = seq, true
 			}
 			ev.Rows, ev.OldValues, ev.Seq = m.Rows, m.OldValues, s.pos
@@ -970,6 +1023,9 @@ func (e *Engine) rowSeq(old bool, i int, r wire.Row) (wire.SeqID, bool, error) {
 // row, each filtered by its own _seq.
 func (e *Engine) multiRowChange(s *sub, ev Event, m *wire.ServerMessage) error {
 	n := max(len(m.Rows), len(m.OldValues))
+	if e.flushDone(s) {
+		return nil // left to a catch-up, with the flush before it
+	}
 	for i := range n {
 		one := ev
 		one.Rows, one.OldValues = nil, nil
@@ -993,6 +1049,9 @@ func (e *Engine) multiRowChange(s *sub, ev Event, m *wire.ServerMessage) error {
 		if ok {
 			if s.hasPos && seq <= s.pos {
 				continue
+			}
+			if e.lateChange(s, seq) {
+				return nil // the catch-up's replay brings it and what follows
 			}
 			s.pos, s.hasPos = seq, true
 		}
@@ -1060,7 +1119,8 @@ func (e *Engine) sendPending() {
 				s.cont = ContinuityBroken
 			}
 		}
-		data, err := wire.Encode(wire.ClientMessage{Type: wire.TypeSubscribe, Subscription: &wire.SubscriptionRequest{ID: s.id, SQL: s.wireSQL, Options: opts}})
+		e.assignWire(s)
+		data, err := wire.Encode(wire.ClientMessage{Type: wire.TypeSubscribe, Subscription: &wire.SubscriptionRequest{ID: s.wire, SQL: s.wireSQL, Options: opts}})
 		if err != nil {
 			continue
 		}
@@ -1069,7 +1129,7 @@ func (e *Engine) sendPending() {
 		s.epoch = e.epoch
 		s.everSent = true
 		e.pending--
-		e.emit(Send{Epoch: e.epoch, Data: data})
+		e.sendFrame(outFrame{kind: frameSubscribe, s: s, wire: s.wire, data: data})
 	}
 }
 
@@ -1078,6 +1138,7 @@ func (e *Engine) removeSub(s *sub) {
 		e.pending--
 	}
 	s.removed = true
+	e.forgetWire(s)
 	delete(e.subs, s.id)
 	if i := slices.Index(e.order, s.id); i >= 0 {
 		e.order = slices.Delete(e.order, i, i+1)
@@ -1087,10 +1148,7 @@ func (e *Engine) removeSub(s *sub) {
 // endSub removes s, telling the server when s is on the wire, and delivers
 // its final event.
 func (e *Engine) endSub(s *sub, cause error) {
-	if s.phase != phasePending && e.sockOpen && s.epoch == e.epoch {
-		data, _ := wire.Encode(wire.ClientMessage{Type: wire.TypeUnsubscribe, SubscriptionID: s.id})
-		e.emit(Send{Epoch: e.epoch, Data: data})
-	}
+	e.unsubscribeWire(s)
 	e.removeSub(s)
 	if e.drain != nil && cause == ErrDraining {
 		e.drain.outcome.Subscriptions++

@@ -3,6 +3,8 @@ package fsm
 import (
 	"errors"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/kalamgo/kalam/auth"
 	"github.com/kalamgo/kalam/transport/wire"
@@ -40,7 +42,35 @@ var (
 	ErrConnectTimeout = errors.New("kalam: connect timeout")
 	// ErrProtocol: the server sent something the protocol does not allow.
 	ErrProtocol = errors.New("kalam: protocol violation")
+	// ErrSubscribeTimeout: the server did not acknowledge a subscription
+	// within Config.AckTimeout, Config.SubscribeAttempts times in a row.
+	// The subscription ends with a *SubscribeTimeoutError, which matches it.
+	ErrSubscribeTimeout = errors.New("kalam: subscription not acknowledged")
+	// ErrSubscriptionLimit: the server refused a subscription because a
+	// cap was reached (KalamDB: 100 per connection, UNSUPPORTED; a per-user
+	// cap, SUBSCRIPTION_LIMIT_EXCEEDED). The subscription ends with a
+	// *ServerError, which matches it; it is not retried.
+	ErrSubscriptionLimit = errors.New("kalam: subscription limit reached")
+	// ErrGap: a resumed subscription has a gap the engine could not repair
+	// (Continuity broken). The resume event carries a *GapError, which
+	// matches it, saying why.
+	ErrGap = errors.New("kalam: unrepairable gap")
 )
+
+// SubscribeTimeoutError ends a subscription the server never acknowledged.
+type SubscribeTimeoutError struct {
+	Subscription string
+	Attempts     int
+	Timeout      time.Duration
+}
+
+func (e *SubscribeTimeoutError) Error() string {
+	return "kalam: subscription " + e.Subscription + " not acknowledged after " + strconv.Itoa(e.Attempts) +
+		" attempts of " + e.Timeout.String()
+}
+
+// Unwrap makes errors.Is(err, ErrSubscribeTimeout) hold.
+func (e *SubscribeTimeoutError) Unwrap() error { return ErrSubscribeTimeout }
 
 // TransitionError reports a trigger the lifecycle refused: no row handles
 // Trigger in From, or Guard did not hold.
@@ -84,6 +114,19 @@ type ServerError struct {
 
 func (e *ServerError) Error() string {
 	return "kalam: server error " + e.Code + " (" + e.Subscription + "): " + e.Message
+}
+
+// Is makes a refusal for a subscription cap match ErrSubscriptionLimit.
+func (e *ServerError) Is(target error) bool {
+	return target == ErrSubscriptionLimit && e.SubscriptionCap()
+}
+
+// SubscriptionCap reports whether the server refused a subscription
+// because a cap was reached: the per-user cap (SUBSCRIPTION_LIMIT_EXCEEDED)
+// or the per-connection one (UNSUPPORTED "Maximum subscriptions").
+func (e *ServerError) SubscriptionCap() bool {
+	return e.Code == wire.CodeSubscriptionLimitExceeded ||
+		e.Code == wire.CodeUnsupported && strings.Contains(e.Message, "Maximum subscriptions")
 }
 
 // QueryError is a failed HTTP query as the driver reports it: the status and

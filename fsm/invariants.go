@@ -26,6 +26,12 @@ func (e *Engine) CheckInvariants() error {
 		if s.epoch != e.epoch || !e.sockOpen {
 			return fmt.Errorf("subscription %q is on the wire of epoch %d, current %d (socket open %t)", id, s.epoch, e.epoch, e.sockOpen)
 		}
+		if e.rep.wire[s.wire] != s {
+			return fmt.Errorf("subscription %q is on the wire as %q, which does not lead back to it", id, s.wire)
+		}
+		if len(s.held) > 0 && s.phase != phaseLive {
+			return fmt.Errorf("subscription %q holds %d changes while %s", id, len(s.held), phaseNames[s.phase])
+		}
 	}
 	switch {
 	case len(e.order) != len(e.subs):

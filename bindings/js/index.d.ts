@@ -47,6 +47,12 @@ export interface ClientConfig {
   pongTimeoutMs?: number;
   connectTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /**
+   * Bytes each subscription may buffer for a slow reader before it pauses
+   * on the server (default 16 MiB, as natively: a whole 50,000-row burst).
+   */
+  bufferBytes?: number;
+  /** Optional cap on the events each subscription buffers; default none (bufferBytes rules). */
   eventBuffer?: number;
   disableCompression?: boolean;
   seed?: number;
@@ -73,7 +79,11 @@ export type ErrorCode =
   | 'EMPTY_SQL' | 'UNKNOWN_SUBSCRIPTION' | 'DRAIN_TIMEOUT' | 'CREDENTIALS_REJECTED'
   | 'DEAD_LINK' | 'CONNECT_TIMEOUT' | 'PROTOCOL' | 'INVALID_SUBSCRIPTION_ID'
   | 'INVALID_CONFIG' | 'NO_KEY' | 'VIEW_TOO_LARGE' | 'TOKEN_EXPIRED' | 'MALFORMED_TOKEN'
-  | 'TIMEOUT' | 'ABORTED' | 'QUERY' | 'SERVER' | 'REFUSED' | 'CALLBACK' | 'INTERNAL';
+  | 'TIMEOUT' | 'ABORTED' | 'QUERY' | 'SERVER' | 'REFUSED' | 'CALLBACK' | 'INTERNAL'
+  /** The server refused a subscription for a cap (per connection or per user). */
+  | 'SUBSCRIPTION_LIMIT'
+  /** The server never acknowledged a subscription, after retries. */
+  | 'SUBSCRIBE_TIMEOUT' | 'GAP';
 
 export interface KalamError extends Error {
   name: 'KalamError';
@@ -132,9 +142,15 @@ export interface LiveEvent {
   /** snapshot. */
   batch?: number;
   last?: boolean;
-  /** resumed: the position it resumed after, and what KalamDB could not replay. */
+  /**
+   * resumed: the position it resumed after, and what may be missing:
+   * 'no-deletes' (every insert and update is there, deletes may be missing)
+   * or 'broken' (a gap that could not be repaired; gap says why).
+   */
   from?: string;
   continuity?: 'full' | 'no-deletes' | 'broken';
+  /** resumed with continuity 'broken': why the gap could not be repaired. */
+  gap?: string;
 }
 
 export interface LiveOptions {
@@ -159,7 +175,7 @@ export class Subscription implements AsyncIterable<LiveEvent> {
    * The next batch of events (every event buffered at that moment), or null
    * once the subscription has ended. One reader at a time, and not with the
    * onEvent callback form. Events a reader has not asked for wait in the
-   * client's bounded buffer (eventBuffer); a reader that falls behind pauses
+   * client's bounded buffer (bufferBytes); a reader a whole buffer behind pauses
    * the subscription, which resumes from its last row when it catches up.
    */
   nextBatch(): Promise<LiveEvent[] | null>;

@@ -99,7 +99,7 @@ function baseURL(url) {
 const DATA_KEYS = new Set([
   'url', 'namespace', 'eagerConnect', 'refreshMarginMs', 'backoffMinMs', 'backoffMaxMs',
   'pingIntervalMs', 'pongTimeoutMs', 'connectTimeoutMs', 'requestTimeoutMs', 'eventBuffer',
-  'disableCompression', 'seed', 'debug', 'lifecycle', 'allowInsecureHTTP',
+  'bufferBytes', 'disableCompression', 'seed', 'debug', 'lifecycle', 'allowInsecureHTTP',
 ]);
 
 /**

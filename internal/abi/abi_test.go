@@ -336,7 +336,7 @@ func TestBadEncodingsGetCodes(t *testing.T) {
 		want error
 	}{
 		{"unknown input tag", []byte{0, 99}, decIn, ErrUnknownTag},
-		{"input timer out of range", []byte{0, inTimerFired, 7, 0}, decIn, ErrBadValue},
+		{"input timer out of range", []byte{0, inTimerFired, 10, 0}, decIn, ErrBadValue},
 		{"bool not 0 or 1", []byte{0, inNetworkChanged, 2}, decIn, ErrBadValue},
 		{"trailing bytes", []byte{0, inStart, 0}, decIn, ErrBadValue},
 		{"huge list count", append([]byte{0, inQuery, 1, 0}, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f), decIn, ErrTruncated},

@@ -249,7 +249,8 @@ func TestBrowserSlowConsumerPauses(t *testing.T) {
 	id := eval[string](tab, `T.slowStart("SELECT * FROM orders")`)
 	onServer := func() bool {
 		for _, s := range w.srv.Subscriptions() {
-			if s.ID == id {
+			// Each incarnation on a socket has its own wire id: id#n.
+			if s.ID == id || strings.HasPrefix(s.ID, id+"#") {
 				return true
 			}
 		}

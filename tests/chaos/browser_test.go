@@ -15,6 +15,9 @@ import (
 // URL (the proxy) as User, live-query SQL in Namespace.
 type BrowserConfig struct {
 	URL, User, Password, Namespace, SQL string
+	// RowCostMicros, when set, makes the page's consumer spend that long
+	// per row of each event, on the page's main thread (scenario 37).
+	RowCostMicros int
 }
 
 // BrowserEvent is one live event the browser build reported: its kind as
@@ -23,6 +26,9 @@ type BrowserEvent struct {
 	Kind string
 	IDs  []int
 	Seqs []int64
+	// Continuity and From are set on "resumed".
+	Continuity string
+	From       int64
 }
 
 // BrowserSubscriber is the browser build running one live query.

@@ -82,6 +82,7 @@ func TestChaos(t *testing.T) {
 	}
 	t.Run("browser", func(t *testing.T) {
 		t.Run("S33_BrowserNetworkDrop", s33)
+		t.Run("S37_BrowserBurstsUnderDefaultLimits", s37)
 	})
 	t.Log("resume time after the last restore (slowest subscription of the scenario):" + resumeReport())
 }

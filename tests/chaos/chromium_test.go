@@ -90,10 +90,13 @@ window.startS33 = async (cfg) => {
     onStateChange: (t) => console.log('state', t.from, t.to, t.trigger),
     onError: (err) => S.errors.push(String(err.code) + ': ' + err.message),
   });
+  const cost = (cfg.rowCostMicros || 0) / 1000;
   const sub = S.client.live(cfg.sql, {}, (ev) => {
-    console.log('event', ev.kind);
+    if (!cost) console.log('event', ev.kind);
     const rows = ev.rows || ev.old || [];
-    S.events.push({ kind: ev.kind, ids: rows.map((r) => Number(r.id)), seqs: rows.map((r) => String(r._seq)) });
+    S.events.push({ kind: ev.kind, ids: rows.map((r) => Number(r.id)), seqs: rows.map((r) => String(r._seq)),
+      cont: ev.continuity || '', from: ev.from || '' });
+    if (cost) { const end = performance.now() + cost * Math.max(1, rows.length); while (performance.now() < end) {} }
   });
   await sub.ready;
 };
@@ -225,7 +228,7 @@ func startChromium(ctx context.Context, tb testing.TB, cfg BrowserConfig) (Brows
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	arg, _ := json.Marshal(map[string]string{"user": cfg.User, "password": cfg.Password, "namespace": cfg.Namespace, "sql": cfg.SQL})
+	arg, _ := json.Marshal(map[string]any{"user": cfg.User, "password": cfg.Password, "namespace": cfg.Namespace, "sql": cfg.SQL, "rowCostMicros": cfg.RowCostMicros})
 	if _, err := chromedp.Run(nctx, chromedp.Evaluate[any](fmt.Sprintf("window.startS33(%s).then(() => null)", arg), chromedp.EvalAwaitPromise)); err != nil {
 		return fail(fmt.Errorf("starting the live query in the page: %w", err))
 	}
@@ -263,6 +266,8 @@ func (s *chromiumSub) poll() {
 				Kind string   `json:"kind"`
 				IDs  []int    `json:"ids"`
 				Seqs []string `json:"seqs"`
+				Cont string   `json:"cont"`
+				From string   `json:"from"`
 			} `json:"events"`
 			Connects int `json:"connects"`
 			Losses   int `json:"losses"`
@@ -272,7 +277,8 @@ func (s *chromiumSub) poll() {
 		s.connects, s.losses = got.Connects, got.Losses
 		s.mu.Unlock()
 		for _, ev := range got.Events {
-			be := BrowserEvent{Kind: ev.Kind, IDs: ev.IDs}
+			be := BrowserEvent{Kind: ev.Kind, IDs: ev.IDs, Continuity: ev.Cont}
+			be.From, _ = strconv.ParseInt(ev.From, 10, 64)
 			for _, sq := range ev.Seqs {
 				n, _ := strconv.ParseInt(sq, 10, 64)
 				be.Seqs = append(be.Seqs, n)

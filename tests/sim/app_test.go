@@ -16,12 +16,13 @@ import (
 // (live.go): bounded event queues, Pause when one overflows, Resume once the
 // consumer has caught up, consumers of different speeds.
 type app struct {
-	s       *Sim
-	subs    map[string]*appSub
-	order   []string
-	nextSub int
-	nextQ   uint64
-	pending map[uint64]bool // accepted queries without QueryDone
+	s        *Sim
+	subs     map[string]*appSub
+	order    []string
+	nextSub  int
+	nextQ    uint64
+	pending  map[uint64]bool // accepted queries without QueryDone
+	bulkDone bool
 }
 
 // window is a stretch of a subscription's history it may have missed:
@@ -158,7 +159,7 @@ func (a *app) act() {
 	switch s.rng.IntN(20) {
 	case 0, 1, 2, 3:
 		if len(a.order) < 6 {
-			a.subscribe()
+			a.subscribe(false)
 		}
 	case 4:
 		if id := a.anySub(); id != "" {
@@ -188,10 +189,25 @@ func (a *app) act() {
 		if id := a.anySub(); id != "" {
 			a.subs[id].slow = !a.subs[id].slow
 		}
-	default:
-		for _, id := range slices.Clone(a.order) {
-			a.consume(a.subs[id], 1+s.rng.IntN(3))
+	case 16:
+		if s.k.bulk && !a.bulkDone {
+			// Many live queries in one loop: past KalamDB's 50 frames/s and,
+			// sometimes, its 100 subscriptions per connection.
+			a.bulkDone = true
+			for range 40 + s.rng.IntN(90) {
+				a.subscribe(true)
+			}
+			return
 		}
+		a.consumeSome()
+	default:
+		a.consumeSome()
+	}
+}
+
+func (a *app) consumeSome() {
+	for _, id := range slices.Clone(a.order) {
+		a.consume(a.subs[id], 1+a.s.rng.IntN(3))
 	}
 }
 
@@ -202,15 +218,29 @@ func (a *app) anySub() string {
 	return a.order[a.s.rng.IntN(len(a.order))]
 }
 
-func (a *app) subscribe() {
+// subscribe starts a live query with random options; in bulk (many at
+// once), without a snapshot or with the default batch size: a hundred
+// loads of a row per batch would take minutes at 50 frames/s.
+func (a *app) subscribe(bulk bool) {
 	s := a.s
 	a.nextSub++
 	id := "s" + strconv.Itoa(a.nextSub)
 	sql := liveSQL[s.rng.IntN(len(liveSQL))]
 	var opts *wire.SubscriptionOptions
 	var floor int64
-	switch s.rng.IntN(5) {
-	case 0:
+	switch k := s.rng.IntN(5); {
+	case k == 0:
+	case bulk:
+		opts = &wire.SubscriptionOptions{}
+	default:
+		opts, floor = a.randomOpts(k)
+	}
+	a.register(id, sql, opts, floor)
+}
+
+func (a *app) randomOpts(k int) (opts *wire.SubscriptionOptions, floor int64) {
+	s := a.s
+	switch k {
 	case 1:
 		opts = &wire.SubscriptionOptions{}
 	case 2:
@@ -226,6 +256,11 @@ func (a *app) subscribe() {
 		bs := 1 + s.rng.IntN(4)
 		opts = &wire.SubscriptionOptions{BatchSize: &bs}
 	}
+	return opts, floor
+}
+
+func (a *app) register(id, sql string, opts *wire.SubscriptionOptions, floor int64) {
+	s := a.s
 	wait := s.rng.IntN(2) == 0
 	sub := &appSub{id: id, sql: sql, opts: opts, floor: floor, cap: 2 + s.rng.IntN(14), slow: s.rng.IntN(3) == 0, view: map[int64]viewRow{}}
 	if floor != 0 {

@@ -16,7 +16,7 @@ var checkNames = []string{
 	"epoch_send", "refused_token_reuse", "deliver_known_sub", "seq_increasing",
 	"above_checkpoint", "event_seq", "continuity_full", "registration_known",
 	"query_done_once", "drain_terminates", "eventually_live", "no_loss",
-	"changes_exactly_once", "subs_ended",
+	"changes_exactly_once", "drops_repaired", "subs_ended",
 }
 
 // checker evaluates the named checks and counts every evaluation.
@@ -224,9 +224,9 @@ func (c *checker) secrets(s *Sim, e fsm.Effect) {
 // and records what the subscription may have missed.
 func (c *checker) registration(s *Sim, sub *appSub, ev fsm.Event) {
 	c.count("registration_known")
-	reg := c.regs[s.eng.Epoch()][sub.id]
-	if reg == nil {
-		s.fail(fmt.Errorf("registration_known: %v for %s with no server registration on epoch %d", ev.Kind, sub.id, s.eng.Epoch()))
+	reg := c.regs[s.eng.Epoch()][s.ackWire]
+	if reg == nil || (reg.id != sub.id && !strings.HasPrefix(reg.id, sub.id+"#")) {
+		s.fail(fmt.Errorf("registration_known: %v for %s with no server registration on epoch %d (ack for %q)", ev.Kind, sub.id, s.eng.Epoch(), s.ackWire))
 		return
 	}
 	sub.table, sub.grp = reg.table.name, reg.grp
@@ -389,7 +389,8 @@ func (c *checker) noLoss(s *Sim, sub *appSub) {
 			return
 		}
 	}
-	if sub.interrupted {
+	c.dropsRepaired(s, sub, t, inWindow, brokenUpTo)
+	if s.err != nil || sub.interrupted {
 		return
 	}
 	c.count("changes_exactly_once")
@@ -401,6 +402,36 @@ func (c *checker) noLoss(s *Sim, sub *appSub) {
 	}
 	if !slices.Equal(want, sub.changeSeqs) {
 		s.fail(fmt.Errorf("changes_exactly_once: %s (%s) consumed changes %v, the server made %v after %d", sub.id, t.name, sub.changeSeqs, want, sub.firstEnd))
+	}
+}
+
+// dropsRepaired: every change the server dropped for sub (a full outgoing
+// queue, a full loading buffer) was repaired, or lies in a gap the
+// subscription reported. An insert or update is repaired when the view
+// holds its row at that version or a later one (or the row is gone since);
+// a delete, when the row is gone from the view. A delete may instead lie
+// in a resume's deletes-may-be-missing window; anything may lie in a
+// broken one.
+func (c *checker) dropsRepaired(s *Sim, sub *appSub, t *table, inWindow, brokenUpTo func(int64) bool) {
+	for _, d := range s.srv.dropped {
+		if app, _, _ := strings.Cut(d.wire, "#"); app != sub.id || d.table != t.name {
+			continue
+		}
+		c.count("drops_repaired")
+		r := t.rows[d.ch.new.id]
+		vr, inView := sub.view[d.ch.new.id]
+		var ok bool
+		switch d.ch.kind {
+		case "delete":
+			ok = !inView || inWindow(d.ch.seq)
+		default:
+			ok = r.deleted || (inView && vr.seq >= d.ch.seq) || brokenUpTo(d.ch.seq)
+		}
+		if !ok {
+			s.fail(fmt.Errorf("drops_repaired: %s (%s): the server dropped the %s of row %d at _seq %d (%s, epoch %d, %s) and it was neither repaired nor reported (view %+v, in view %t, windows %+v)",
+				sub.id, t.name, d.ch.kind, d.ch.new.id, d.ch.seq, d.why, d.epoch, d.wire, vr, inView, sub.windows))
+			return
+		}
 	}
 }
 

@@ -93,6 +93,7 @@ func (s *Sim) sendUp(epoch uint64, data []byte, ping bool) {
 		}
 		if ping {
 			s.srv.onActivity(l.sc)
+			s.srv.allow(l.sc) // pings count toward the frame rate
 			s.sendDownFunc(l, func() {
 				if s.now-sentAt <= pongTimeout {
 					s.step(fsm.PongReceived{Epoch: epoch})

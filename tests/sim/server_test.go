@@ -61,6 +61,7 @@ type server struct {
 	down       bool
 	writeUntil time.Duration
 	base       time.Time
+	dropped    []dropped
 }
 
 type token struct {
@@ -75,6 +76,31 @@ type sconn struct {
 	order     []string
 	lastFrame time.Duration
 	gone      bool
+	// KalamDB's limits (PROTOCOL.md §4.6, §4.9).
+	unread int           // notifications sent while the client reads nothing, not yet read: the outgoing queue
+	tokens float64       // the frame-rate bucket
+	fillAt time.Duration // when tokens was last refilled
+}
+
+// KalamDB's limits the model enforces: the per-connection outgoing queue
+// (128 notifications, dropped silently when full), text frames per second
+// (a bucket of 50, answered with RATE_LIMIT_EXCEEDED), subscriptions per
+// connection (100). The loading buffer (1,024 in KalamDB, dropping the
+// oldest) is a per-seed knob, smaller in some seeds so overflows are
+// common.
+const (
+	queueCap   = 128
+	frameRate  = 50
+	subsPerCon = 100
+)
+
+// dropped is a change the server did not deliver to a subscription.
+type dropped struct {
+	epoch uint64
+	wire  string
+	table string
+	ch    change
+	why   string
 }
 
 // ssub is a subscription registered on one connection.
@@ -100,9 +126,10 @@ var schema = []wire.SchemaField{
 }
 
 func newServer(s *Sim) *server {
-	sv := &server{s: s, seq: int64(wire.MakeSeqID(1777971600000, 1, 0)), nextID: 1,
+	sv := &server{s: s, nextID: 1,
 		tables: map[string]*table{}, conns: map[uint64]*sconn{}, tokens: map[string]*token{},
 		base: time.Date(2026, 5, 5, 9, 0, 0, 0, time.UTC).Add(s.k.skew), writeUntil: 1 << 62}
+	sv.seq = int64(wire.MakeSeqID(sv.base.UnixMilli()-1, 1, 0))
 	for _, n := range []string{"app.t", "app.u", "shop.t"} {
 		sv.tables[n] = &table{name: n, rows: map[int64]*row{}}
 		sv.tableNames = append(sv.tableNames, n)
@@ -164,8 +191,12 @@ func (sv *server) check(tok string) string {
 
 // --- data ----------------------------------------------------------------------
 
+// nextSeq mints a _seq as KalamDB does: a Snowflake of the server's clock
+// (skewed from the client's; its rate knob models token checks, not the
+// Snowflake clock, which NTP keeps from drifting), strictly increasing.
 func (sv *server) nextSeq() int64 {
-	sv.seq += 1 + sv.s.rng.Int64N(5)
+	ms := sv.base.Add(sv.s.now).UnixMilli()
+	sv.seq = max(sv.seq+1+sv.s.rng.Int64N(5), int64(wire.MakeSeqID(ms, 1, 0)))
 	return sv.seq
 }
 
@@ -271,11 +302,27 @@ func (sv *server) fanOut(t *table, ch change) {
 			}
 			if sub.loading {
 				if ch.seq > sub.snapEnd {
+					if len(sub.buffer) >= sv.s.k.loadCap {
+						sv.drop(c, sub, sub.buffer[0], "loading buffer full")
+						sub.buffer = sub.buffer[1:]
+					}
 					sub.buffer = append(sub.buffer, ch)
 				}
 				continue
 			}
-			sv.send(c, sv.changeMessage(sub.id, ch))
+			if !sv.s.suspended() {
+				sv.send(c, sv.changeMessage(sub.id, ch))
+				continue
+			}
+			// The client reads nothing while it is suspended: its socket's
+			// buffers fill (modelled as holding nothing) and the queue with
+			// them.
+			if c.unread >= queueCap {
+				sv.drop(c, sub, ch, "outgoing queue full")
+				continue
+			}
+			c.unread++
+			sv.sendCounted(c, sv.changeMessage(sub.id, ch))
 		}
 	}
 }
@@ -329,6 +376,44 @@ func (sv *server) forget(c *sconn) {
 
 func (sv *server) onActivity(c *sconn) { c.lastFrame = sv.s.now }
 
+func (sv *server) drop(c *sconn, sub *ssub, ch change, why string) {
+	sv.dropped = append(sv.dropped, dropped{epoch: c.l.epoch, wire: sub.id, table: sub.table.name, ch: ch, why: why})
+	sv.s.chk.count("seen: server dropped a change, " + why)
+}
+
+// sendCounted sends a notification through the outgoing queue: it leaves
+// the queue when the client reads it.
+func (sv *server) sendCounted(c *sconn, m *wire.ServerMessage) {
+	if c.gone {
+		return
+	}
+	data, err := wire.Encode(m)
+	if err != nil {
+		sv.s.fail(fmt.Errorf("sim: encode %s: %v", m.Type, err))
+		return
+	}
+	frame, binary := wire.Compress(data)
+	sv.s.queued[&frame[0]] = c
+	sv.s.sendDown(c.l, frame, binary)
+}
+
+// allow takes a token of c's frame-rate bucket, reporting false when it
+// is empty.
+func (sv *server) allow(c *sconn) bool {
+	now := sv.s.now
+	if c.fillAt == 0 && c.tokens == 0 {
+		c.tokens = frameRate
+	} else {
+		c.tokens = min(frameRate, c.tokens+float64(now-c.fillAt)/float64(time.Second)*frameRate)
+	}
+	c.fillAt = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
 func (sv *server) send(c *sconn, m *wire.ServerMessage) {
 	if c.gone {
 		return
@@ -347,6 +432,11 @@ func (sv *server) onFrame(c *sconn, data []byte) {
 		return
 	}
 	c.lastFrame = sv.s.now
+	if !sv.allow(c) {
+		sv.s.chk.count("seen: server rate-limited a frame")
+		sv.send(c, &wire.ServerMessage{Type: wire.TypeError, SubscriptionID: wire.PlaceholderRateLimit, Code: wire.CodeRateLimitExceeded, Message: "Rate limit exceeded"})
+		return
+	}
 	m, err := wire.DecodeClient(data)
 	if err != nil {
 		sv.s.serverClose(c.l, wire.CloseInternalError, "Invalid message")
@@ -399,6 +489,12 @@ func (sv *server) subscribe(c *sconn, req *wire.SubscriptionRequest) {
 	t, grp, code := sv.parseLive(req.SQL)
 	if code != "" {
 		sv.send(c, &wire.ServerMessage{Type: wire.TypeError, SubscriptionID: req.ID, Code: code, Message: "Not found: table"})
+		return
+	}
+	if c.subs[req.ID] == nil && len(c.subs) >= subsPerCon {
+		sv.s.chk.count("seen: server refused a subscription over the per-connection cap")
+		sv.send(c, &wire.ServerMessage{Type: wire.TypeError, SubscriptionID: req.ID, Code: wire.CodeUnsupported,
+			Message: "Invalid operation: Maximum subscriptions (100) per connection exceeded"})
 		return
 	}
 	if c.subs[req.ID] == nil {

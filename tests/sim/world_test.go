@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"container/heap"
 	"encoding/json"
 	"errors"
@@ -61,6 +62,9 @@ type knobs struct {
 	writeEvery    time.Duration // mean time between server-side writes
 	appEvery      time.Duration // mean time between application actions
 	staleTimerOdd float64       // probability a stale TimerFired is also fed
+	loadCap       int           // the server's buffer of changes per loading subscription
+	fastFrames    bool          // the engine paces above the server's frame rate
+	bulk          bool          // the application starts many subscriptions at once, once
 }
 
 // Sim is one seeded run: the engine, the world around it and the checks.
@@ -79,11 +83,14 @@ type Sim struct {
 	chk *checker
 
 	links  map[uint64]*link // every link ever made, by epoch
-	timers [8]timerSlot
+	timers [16]timerSlot
 	online bool
 
 	followups []fsm.Input
 	faults    bool
+	dec       wire.Decoder // the driver's view of frames, to see which incarnation an ack is for
+	ackWire   string
+	queued    map[*byte]*sconn // notification frames in the server's outgoing queue, by their first byte
 	// A suspended process (a laptop lid, a frozen tab): inputs wait until
 	// it wakes, the rest of the world goes on.
 	suspendedUntil time.Duration
@@ -119,7 +126,7 @@ type timerSlot struct {
 func newSim(seed uint64) *Sim {
 	rng := rand.New(rand.NewPCG(seed, 0x6b616c616d73696d))
 	s := &Sim{seed: seed, rng: rng, links: map[uint64]*link{}, online: true,
-		hash: fnv.New64a()}
+		hash: fnv.New64a(), queued: map[*byte]*sconn{}}
 	k := &s.k
 	k.hasProvider = rng.IntN(4) != 0
 	k.tokenTTL = []time.Duration{3 * time.Second, 10 * time.Second, 30 * time.Second, 2 * time.Minute, time.Hour}[rng.IntN(5)]
@@ -152,6 +159,16 @@ func newSim(seed uint64) *Sim {
 	}
 	if rng.IntN(3) == 0 {
 		s.cfg.RefreshMargin = time.Duration(rng.IntN(3000)) * time.Millisecond
+	}
+	// From a stream of their own, so a seed's world is what it was before
+	// the limits were modelled.
+	lim := rand.New(rand.NewPCG(seed, 0x6c696d697473))
+	k.loadCap = []int{1024, 1024, 32, 4}[lim.IntN(4)]
+	k.fastFrames = lim.IntN(4) == 0
+	k.bulk = lim.IntN(6) == 0
+	s.cfg.LoadBuffer = k.loadCap
+	if k.fastFrames {
+		s.cfg.FrameRate, s.cfg.FrameBurst = 200, 100 // over the server's 50/s: RATE_LIMIT_EXCEEDED answers
 	}
 	s.eng = fsm.New(s.cfg)
 	s.chk = newChecker()
@@ -373,6 +390,22 @@ func (s *Sim) observe(in fsm.Input) {
 		}
 	case fsm.SocketClosed:
 		s.chk.closedSeen[in.Epoch] = true
+	case fsm.FrameReceived:
+		if len(in.Data) > 0 {
+			if c := s.queued[&in.Data[0]]; c != nil {
+				delete(s.queued, &in.Data[0])
+				c.unread-- // read: it leaves the server's outgoing queue
+			}
+		}
+		s.ackWire = ""
+		if payload, err := s.dec.Payload(in.Binary, in.Data); err == nil && bytes.HasPrefix(payload, []byte(`{"type":"subscription_ack"`)) {
+			var m struct {
+				SubscriptionID string `json:"subscription_id"`
+			}
+			if json.Unmarshal(payload, &m) == nil {
+				s.ackWire = m.SubscriptionID // the incarnation the ack is for
+			}
+		}
 	case fsm.CredentialsResolved:
 		if in.Req == s.resolveOut {
 			s.resolveOut = 0

@@ -30,6 +30,7 @@ type jsConfig struct {
 	ConnectTimeoutMs   float64 `json:"connectTimeoutMs"`
 	RequestTimeoutMs   float64 `json:"requestTimeoutMs"`
 	EventBuffer        int     `json:"eventBuffer"`
+	BufferBytes        int     `json:"bufferBytes"`
 	DisableCompression bool    `json:"disableCompression"`
 	Seed               uint64  `json:"seed"`
 	Debug              bool    `json:"debug"`
@@ -96,6 +97,7 @@ func newHandle(cfg jsConfig, hooks js.Value) (*handle, error) {
 		ConnectTimeout:     ms(cfg.ConnectTimeoutMs),
 		RequestTimeout:     ms(cfg.RequestTimeoutMs),
 		EventBuffer:        cfg.EventBuffer,
+		BufferBytes:        cfg.BufferBytes,
 		DisableCompression: cfg.DisableCompression,
 		Seed:               cfg.Seed,
 		AllowInsecureHTTP:  cfg.AllowInsecureHTTP,

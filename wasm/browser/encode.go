@@ -54,6 +54,10 @@ func appendEvent(b []byte, ev *kalam.Event) []byte {
 		b = appendSeq(b, ev.From)
 		b = append(b, `,"continuity":`...)
 		b = appendString(b, ev.Continuity.String())
+		if ev.Err != nil {
+			b = append(b, `,"gap":`...)
+			b = appendString(b, ev.Err.Error())
+		}
 	}
 	return append(b, '}')
 }

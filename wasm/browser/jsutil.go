@@ -142,6 +142,8 @@ var codes = []struct {
 	{kalam.ErrConnectTimeout, "CONNECT_TIMEOUT"},
 	{kalam.ErrProtocol, "PROTOCOL"},
 	{kalam.ErrInvalidSubscriptionID, "INVALID_SUBSCRIPTION_ID"},
+	{kalam.ErrSubscribeTimeout, "SUBSCRIBE_TIMEOUT"},
+	{kalam.ErrGap, "GAP"},
 	{kalam.ErrInvalidConfig, "INVALID_CONFIG"},
 	{kalam.ErrNoKey, "NO_KEY"},
 	{kalam.ErrViewTooLarge, "VIEW_TOO_LARGE"},
@@ -155,6 +157,9 @@ var codes = []struct {
 
 // errorCode names err for JavaScript.
 func errorCode(err error) string {
+	if errors.Is(err, kalam.ErrSubscriptionLimit) {
+		return "SUBSCRIPTION_LIMIT" // a *ServerError, more precisely named
+	}
 	var qe *kalam.QueryError
 	if errors.As(err, &qe) {
 		return "QUERY"

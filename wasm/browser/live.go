@@ -14,8 +14,8 @@ import (
 )
 
 // maxBatch bounds the events handed to JavaScript in one batch; a
-// subscription's batches are also capped at the client's EventBuffer (see
-// subHandle).
+// subscription's batches are also capped at the client's EventBuffer when
+// one is set (see subHandle).
 const maxBatch = 512
 
 type subItem struct {
@@ -36,9 +36,9 @@ type subItem struct {
 // delivers nothing more until want() is called. A slow consumer therefore
 // leaves events in the subscription's bounded buffer, which pauses and
 // later resumes the subscription, and JavaScript holds at most one batch
-// it has not asked for. A batch is at most the client's EventBuffer events
-// and the hand-off channel holds one, so a consumer that stops holds about
-// twice EventBuffer events in all before the subscription pauses.
+// it has not asked for. A batch is at most maxBatch events (fewer when the
+// client sets an EventBuffer), and the hand-off channel holds one event
+// more, beyond the subscription's buffer (Config.BufferBytes).
 type subHandle struct {
 	sub   *kalam.Subscription
 	m     *methods
@@ -51,7 +51,7 @@ type subHandle struct {
 
 func newSubHandle(ctx context.Context, sub *kalam.Subscription, eventBuffer int) *subHandle {
 	if eventBuffer <= 0 {
-		eventBuffer = kalam.DefaultEventBuffer
+		eventBuffer = maxBatch // no cap on the count: the byte bound rules
 	}
 	s := &subHandle{sub: sub, m: newMethods(), items: make(chan subItem, 1), quit: make(chan struct{}), want: make(chan struct{}, 1),
 		batch: min(maxBatch, eventBuffer)}

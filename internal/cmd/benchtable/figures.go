@@ -60,6 +60,15 @@ var figures = []figure{
 	{section: secClient, name: "heap per idle client, 100 clients (socket excluded)", pkg: "tests/bench", bench: "Heap/clients=100", unit: "B/client", refUnit: "raw-B/conn", refLabel: "raw websocket connection", target: 64 * kib, atMost: true, onValue: true,
 		note: "client heap minus the heap of a raw coder/websocket connection measured the same way (the reference column)"},
 
+	{section: secClient, name: "burst of 50,000 inserts, default (KalamDB) limits: delivered ÷ written", pkg: "tests/bench", bench: "Burst", unit: "delivered-ratio", target: 1, onValue: true,
+		note: "kalamtest's defaults: 128-change queue dropping silently, 1,024-change loading buffer; distinct rows delivered, catch-up repairs included"},
+	{section: secClient, name: "burst of 50,000 inserts: events/s, default limits ÷ loosened", pkg: "tests/bench", bench: "Burst", unit: "events/s", refUnit: "loose-events/s", refLabel: "same burst, limits loosened", target: 0.8},
+	{section: secClient, name: "burst of 50,000 inserts: changes the server dropped", pkg: "tests/bench", bench: "Burst", unit: "server-drops"},
+	{section: secClient, name: "loading-buffer overflow → repaired rows delivered p50", pkg: "tests/bench", bench: "LoadOverflowRepair", unit: "p50-ns",
+		note: "2,000-row load in batches of 100 while 2,000 rows are written; from the load's last batch to the last missing row delivered"},
+	{section: secClient, name: "loading-buffer overflow → repaired rows delivered p99", pkg: "tests/bench", bench: "LoadOverflowRepair", unit: "p99-ns"},
+	{section: secClient, name: "loading-buffer overflow: rows left unrepaired (10 rounds)", pkg: "tests/bench", bench: "LoadOverflowRepair", unit: "unrepaired", target: 0.5, atMost: true, onValue: true, targetText: "0"},
+
 	{section: secServer, name: "kalamtest notifications/s", pkg: "kalamtest", bench: "Notifications", unit: "notifications/s", target: 20000, onValue: true},
 	{section: secServer, name: "kalamtest start to first /health", pkg: "kalamtest", bench: "Startup", unit: "ns/op"},
 
