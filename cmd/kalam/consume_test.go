@@ -262,3 +262,37 @@ func waitUntil(d time.Duration, cond func() bool) error {
 	}
 	return nil
 }
+
+// TestConsumeInProcess runs the command in this process, so that the race
+// detector sees its goroutines: messages are printed while the start note
+// is watched, and canceling the context (what Ctrl-C does in main) drains
+// and commits.
+func TestConsumeInProcess(t *testing.T) {
+	f := topicFixture(t)
+	f.write(t, "INSERT INTO shop.orders (id, item) VALUES (10, 'a'), (11, 'b'), (12, 'c')")
+	for k, v := range f.env {
+		t.Setenv(k, v)
+	}
+	var out, errOut syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"consume", "shop.changes", "-g", "p", "--from", "earliest", "--commit", "--max-records", "1"}, stdio{in: strings.NewReader(""), out: &out, err: &errOut})
+	}()
+	if err := waitUntil(20*time.Second, func() bool { return strings.Count(out.String(), "\n") == 3 }); err != nil {
+		t.Fatalf("%v; stdout %q stderr:\n%s", err, out.String(), errOut.String())
+	}
+	cancel()
+	select {
+	case c := <-code:
+		if c != 0 || !strings.Contains(errOut.String(), "stopped after 3 messages; committed up to offset 2") {
+			t.Fatalf("exit %d; stderr:\n%s", c, errOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no exit after cancel")
+	}
+	if ms := parseMessages(t, out.String()); offsets(ms) != "0,1,2" {
+		t.Fatalf("offsets %s", offsets(ms))
+	}
+}
