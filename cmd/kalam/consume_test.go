@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -153,6 +154,40 @@ func TestConsumeFrom(t *testing.T) {
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit: %v; stderr:\n%s", err, stderr.String())
+	}
+	// --partition reads that partition only: the two partitions together
+	// hold every row, each from offset 0.
+	if _, err := f.srv.Exec(context.Background(), "root", "CREATE TOPIC shop.parts PARTITIONS 2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.srv.Exec(context.Background(), "root", "ALTER TOPIC shop.parts ADD SOURCE shop.orders ON INSERT"); err != nil {
+		t.Fatal(err)
+	}
+	f.write(t, "INSERT INTO shop.orders (id, item) VALUES (20, 'a'), (21, 'b'), (22, 'c'), (23, 'd'), (24, 'e'), (25, 'f')")
+	total := 0
+	for p := range 2 {
+		res, err := f.srv.Exec(context.Background(), "root", fmt.Sprintf("CONSUME FROM shop.parts GROUP 'count' PARTITION %d FROM EARLIEST", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(res.Results[0].Rows)
+		if n == 0 {
+			t.Fatalf("partition %d holds no row; pick other ids", p)
+		}
+		r := f.kalam(t, "", nil, "consume", "shop.parts", "-g", "p", "--partition", fmt.Sprint(p), "--from", "earliest", "--limit", fmt.Sprint(n))
+		ms := parseMessages(t, r.stdout)
+		if r.code != 0 || len(ms) != n || ms[0].Offset != "0" {
+			t.Fatalf("partition %d: exit %d, %d messages (want %d):\n%s%s", p, r.code, len(ms), n, r.stdout, r.err)
+		}
+		for _, m := range ms {
+			if *m.Partition != uint32(p) {
+				t.Fatalf("--partition %d printed %+v", p, m)
+			}
+		}
+		total += n
+	}
+	if total != 6 {
+		t.Fatalf("partitions hold %d messages, want 6", total)
 	}
 	for _, bad := range []string{"soon", "-1", "1.5"} {
 		r := f.kalam(t, "", nil, "consume", "shop.changes", "--group", "x", "--from", bad)
