@@ -57,7 +57,10 @@ func (a *app) classify(err error) (int, string) {
 	var qe *kalam.QueryError
 	var se *kalam.ServerError
 	var ce *kalam.ConfigError
+	var ke *classifiedError
 	switch {
+	case errors.As(err, &ke):
+		return ke.code, ke.msg
 	case errors.As(err, &ue):
 		return exitUsage, ue.msg
 	case errors.Is(err, context.Canceled):

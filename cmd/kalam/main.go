@@ -100,7 +100,7 @@ password prompt on a terminal.` + exitCodesHelp,
 	root.CompletionOptions.HiddenDefaultCmd = false
 	a.conn.register(root.PersistentFlags())
 	root.AddGroup(&cobra.Group{ID: "sql", Title: "SQL and live data:"}, &cobra.Group{ID: "tools", Title: "Server and tools:"})
-	for _, c := range []*cobra.Command{a.queryCommand(), a.liveCommand(), a.healthCommand(), a.loginCommand(), a.logoutCommand(), a.profileCommand()} {
+	for _, c := range []*cobra.Command{a.queryCommand(), a.liveCommand(), a.consumeCommand(), a.healthCommand(), a.loginCommand(), a.logoutCommand(), a.profileCommand()} {
 		c.GroupID = "sql"
 		root.AddCommand(c)
 	}

@@ -1,7 +1,8 @@
 // Package bench holds the client benchmarks of `make bench`: live events per
 // second, insert-to-event latency, resume time after a socket drop, the
-// reconnect spread of many clients after a server restart, and the heap held
-// by idle subscriptions and clients, each next to a reference measured in the
+// reconnect spread of many clients after a server restart, the heap held by
+// idle subscriptions and clients, and topic messages per second through one
+// consumer, each next to a reference measured in the
 // same run (a plain coder/websocket + encoding/json loop on the same stream,
 // or the configured backoff).
 //

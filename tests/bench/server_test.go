@@ -30,6 +30,7 @@ const childEnv = "KALAM_BENCH_SERVER"
 const (
 	clientUser = "alice"
 	rawUser    = "bob"
+	workerUser = "worker" // the topic consumer (topics need the service role)
 	benchPass  = "Bench-Secret-Pass-1"
 )
 
@@ -38,6 +39,7 @@ func serverConfig() kalamtest.Config {
 		Users: []kalamtest.User{
 			{Name: clientUser, Password: benchPass},
 			{Name: rawUser, Password: benchPass},
+			{Name: workerUser, Password: benchPass, Role: "service"},
 		},
 		MaxMessagesPerSec: -1,          // subscribing 100 queries at once is not abuse here
 		IdleTimeout:       -1,          // held streams (see gate) keep client pings back
@@ -58,6 +60,11 @@ func schema(ctx context.Context, srv *kalamtest.Server) error {
 		"CREATE NAMESPACE app",
 		"CREATE USER TABLE app.orders (id BIGINT PRIMARY KEY, status TEXT, note TEXT)",
 		"CREATE USER TABLE app.idle (id BIGINT PRIMARY KEY, status TEXT)",
+		// app.stream feeds both a live query and the topic app.stream_feed
+		// (BenchmarkTopicConsumer); app.orders stays free of topic writes.
+		"CREATE USER TABLE app.stream (id BIGINT PRIMARY KEY, status TEXT, note TEXT)",
+		"CREATE TOPIC app.stream_feed",
+		"ALTER TOPIC app.stream_feed ADD SOURCE app.stream ON INSERT",
 	} {
 		if _, err := srv.Exec(ctx, "root", sql); err != nil {
 			return fmt.Errorf("%s: %w", sql, err)

@@ -56,6 +56,8 @@ var figures = []figure{
 	{section: secClient, name: "reconnect spread of 100 clients after a restart (p10–p90)", pkg: "tests/bench", bench: "ReconnectSpread", unit: "spread-ns", refUnit: "window-ns", refLabel: "jitter window p10–p90", target: 0.5,
 		note: "reference: p10–p90 of the configured jitter window; the same clients without jitter are the next row"},
 	{section: secClient, name: "reconnect spread without jitter (the herd)", pkg: "tests/bench", bench: "ReconnectSpread", unit: "nojitter-spread-ns", refUnit: "window-ns", refLabel: "jitter window p10–p90"},
+	{section: secClient, name: "topic consumer messages/s, one consumer", pkg: "tests/bench", bench: "TopicConsumer", unit: "consumer-msgs/s", refUnit: "live-events/s", refLabel: "live events/s, same rows",
+		note: "20,000 rows feed both a live query (held back, then released) and a topic; one consumer reads them as messages, 1,000 per poll, marking each processed and committing every page"},
 	{section: secClient, name: "heap per idle subscription, 1,000 subscriptions", pkg: "tests/bench", bench: "Heap/subs=1000", unit: "B/sub", target: 4 * kib, atMost: true, onValue: true},
 	{section: secClient, name: "heap per idle client, 100 clients (socket excluded)", pkg: "tests/bench", bench: "Heap/clients=100", unit: "B/client", refUnit: "raw-B/conn", refLabel: "raw websocket connection", target: 64 * kib, atMost: true, onValue: true,
 		note: "client heap minus the heap of a raw coder/websocket connection measured the same way (the reference column)"},
