@@ -3,7 +3,6 @@ package credential
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"time"
 )
 
@@ -56,17 +55,6 @@ func (c Credentials) Format(f fmt.State, verb rune) {
 		return
 	}
 	_, _ = f.Write([]byte(c.String()))
-}
-
-// LogValue implements slog.LogValuer.
-func (c Credentials) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("user", c.User),
-		slog.String("role", c.Role),
-		slog.Bool("anonymous", c.Anonymous),
-		slog.Bool("refreshable", !c.RefreshToken.IsZero()),
-		slog.Duration("lifetime", c.Lifetime),
-	)
 }
 
 // MarshalJSON writes the same redacted summary as LogValue; the tokens are

@@ -1,7 +1,8 @@
 // Package credential holds the credential types the lifecycle engine works
 // with — Credentials, Secret, Reason — and the sentinel errors that travel
-// with them. It imports nothing beyond the standard library's fmt, slog and
-// json, so the engine (package fsm) and its WebAssembly builds stay small:
+// with them. It imports only small parts of the standard library (and no
+// log/slog on wasip1, see LogValue), so the engine (package fsm) and its
+// WebAssembly builds stay small:
 // the providers, the JWT reader and their crypto live in package auth,
 // which re-exports everything here under the same names.
 //
