@@ -1,11 +1,18 @@
-// Package wazerohost runs kalam's lifecycle engine compiled to WebAssembly
+// Package wazero runs kalam's lifecycle engine compiled to WebAssembly
 // (the wasip1 reactor built from wasm/engine by make wasm) inside wazero,
-// and drives it with the native client's executors.
+// and drives it with the native client's executors. Import it under a name
+// of your choice next to wazero itself, e.g.
 //
-// It is shaped like wazero's own host modules: Instantiate(ctx, runtime,
-// config) compiles the guest on a runtime you own, NewEngine starts an
-// instance, and every read of guest memory is bounds-checked and turns into
-// an *Error with a Code instead of a panic.
+//	wazerohost "github.com/kalamgo/kalam/bindings/wazero"
+//
+// It is shaped like wazero's own host modules (imports/wasi_snapshot_preview1):
+// the package is named after its directory, ModuleName names the guest's
+// instances, Instantiate(ctx, runtime, config) compiles the guest on a
+// runtime you own and returns a Host, which is an api.Closer. Closing a Host
+// never closes what other users of the runtime rely on: WASI, which
+// Instantiate provides when the runtime lacks it, stays until the runtime
+// closes. NewEngine starts an instance, and every read of guest memory is
+// bounds-checked and turns into an *Error with a Code instead of a panic.
 //
 // # The same client
 //
@@ -55,4 +62,4 @@
 //
 // The contract between host and guest (exports, encodings, error codes) is
 // documented in docs/ABI.md for hosts in other languages.
-package wazerohost
+package wazero
