@@ -11,6 +11,7 @@ import (
 
 	"github.com/kalamgo/kalam/auth"
 	"github.com/kalamgo/kalam/fsm"
+	"github.com/kalamgo/kalam/internal/abi/abitest"
 )
 
 // BenchmarkCompile measures compiling the guest module: cold (no cache),
@@ -121,7 +122,7 @@ func goLive(b *testing.B, e fsm.Stepper) {
 		fsm.SetNamespace{Namespace: "app"},
 		fsm.Subscribe{ID: "orders-live", SQL: "SELECT * FROM app.orders"},
 		fsm.Dialed{Epoch: 1},
-		fsm.FrameReceived{Epoch: 1, Data: []byte(authOK)},
+		fsm.FrameReceived{Epoch: 1, Data: []byte(abitest.AuthOK)},
 		fsm.FrameReceived{Epoch: 1, Data: []byte(`{"type":"subscription_ack","subscription_id":"orders-live","total_rows":0,"batch_control":{"batch_num":0,"has_more":false,"status":"ready","last_seq_id":0},"schema":[{"name":"id","data_type":"BigInt","index":0,"flags":["pk"]}]}`)},
 	}
 	for _, in := range steps {

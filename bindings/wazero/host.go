@@ -115,7 +115,7 @@ func Instantiate(ctx context.Context, r wazero.Runtime, cfg Config) (*Host, erro
 	}
 	h.compiled = compiled
 	exports := compiled.ExportedFunctions()
-	for _, name := range []string{abi.ExportInitialize, abi.ExportVersion, abi.ExportBuffer, abi.ExportInit, abi.ExportStep, abi.ExportView} {
+	for _, name := range []string{abi.ExportInitialize, abi.ExportVersion, abi.ExportBuffer, abi.ExportInit, abi.ExportStep, abi.ExportStepBatch, abi.ExportView} {
 		if _, ok := exports[name]; !ok {
 			h.Close(ctx) // the compiled module only: WASI stays for others
 			return nil, abi.Errorf(abi.CodeVersion, "the module does not export "+name+": not a kalam engine")
@@ -180,10 +180,11 @@ func (h *Host) NewEngine(ctx context.Context, cfg fsm.Config) (*Engine, error) {
 		buffer:  mod.ExportedFunction(abi.ExportBuffer),
 		initFn:  mod.ExportedFunction(abi.ExportInit),
 		stepFn:  mod.ExportedFunction(abi.ExportStep),
+		batchFn: mod.ExportedFunction(abi.ExportStepBatch),
 		viewFn:  mod.ExportedFunction(abi.ExportView),
 		noIndex: h.cfg.NoFrameIndex,
 	}
-	if e.mem == nil || e.version == nil || e.buffer == nil || e.initFn == nil || e.stepFn == nil || e.viewFn == nil {
+	if e.mem == nil || e.version == nil || e.buffer == nil || e.initFn == nil || e.stepFn == nil || e.batchFn == nil || e.viewFn == nil {
 		e.release()
 		return nil, abi.Errorf(abi.CodeVersion, "the instance lacks a kalam export")
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/kalamgo/kalam/auth"
 	"github.com/kalamgo/kalam/fsm"
 	"github.com/kalamgo/kalam/internal/abi"
+	"github.com/kalamgo/kalam/internal/abi/abitest"
 	"github.com/kalamgo/kalam/transport/wire"
 )
 
@@ -261,7 +262,7 @@ func TestBadFrameIndex(t *testing.T) {
 		fsm.SetNamespace{Namespace: "app"},
 		fsm.Subscribe{ID: "orders-live", SQL: "SELECT * FROM app.orders"},
 		fsm.Dialed{Epoch: 1},
-		fsm.FrameReceived{Epoch: 1, Data: []byte(authOK)},
+		fsm.FrameReceived{Epoch: 1, Data: []byte(abitest.AuthOK)},
 		fsm.FrameReceived{Epoch: 1, Data: []byte(`{"type":"subscription_ack","subscription_id":"orders-live","total_rows":0,"batch_control":{"batch_num":0,"has_more":false,"status":"ready","last_seq_id":0},"schema":[]}`)},
 	} {
 		if nb, wb := both(in); !bytes.Equal(nb, wb) {

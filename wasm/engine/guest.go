@@ -18,6 +18,7 @@ type guest struct {
 	idx    wire.FrameIndex // a frame's index, reused across steps
 	req    []byte          // the host writes requests here
 	resp   []byte          // the last response; valid until the next call
+	batch  []byte          // the last batch response; valid until the next call
 	broken string          // set after a panic: the engine's state is unknown
 }
 
@@ -92,6 +93,22 @@ func (g *guest) step(req []byte) (resp []byte) {
 	}
 	g.resp = out
 	return g.resp
+}
+
+// stepBatch steps every request of a batch in order and returns their
+// responses, each exactly what step returned for it. A batch whose framing
+// is broken is refused whole, before any of it is stepped.
+func (g *guest) stepBatch(req []byte) []byte {
+	if err := abi.CheckBatch(req); err != nil {
+		return g.fail(err.(*abi.Error))
+	}
+	g.batch = append(g.batch[:0], byte(abi.CodeOK))
+	for rest := req; len(rest) > 0; {
+		var item []byte
+		item, rest, _ = abi.NextBatchItem(rest) // checked above
+		g.batch = abi.AppendBatchItem(g.batch, g.step(item))
+	}
+	return g.batch
 }
 
 // view reports the engine's state, namespace and subscriptions.
