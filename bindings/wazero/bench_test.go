@@ -192,3 +192,61 @@ func BenchmarkStepOverhead(b *testing.B) {
 		}
 	}
 }
+
+// batchFrames is the burst of BenchmarkBatch: frames read from the socket
+// together.
+const batchFrames = 100
+
+// BenchmarkBatch is a live change inside a burst of 100 frames: natively
+// 100 Steps, in wazero one StepBatch (one call into the guest for all 100).
+// ns/frame is the cost per live change; an op is the whole burst.
+func BenchmarkBatch(b *testing.B) {
+	seq := int64(309840000500000000)
+	frames := make([][]byte, batchFrames)
+	next := func() {
+		for i := range frames {
+			seq++
+			frames[i] = changeFrame(frames[i], seq)
+		}
+	}
+	report := func(b *testing.B) {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batchFrames), "ns/frame")
+	}
+	b.Run("native", func(b *testing.B) {
+		e := fsm.New(fsm.Config{})
+		goLive(b, e)
+		b.ReportAllocs()
+		for b.Loop() {
+			next()
+			for _, f := range frames {
+				if effs, _ := e.Step(time.Second, fsm.FrameReceived{Epoch: 1, Data: f}); len(effs) != 1 {
+					b.Fatalf("effects = %d", len(effs))
+				}
+			}
+		}
+		report(b)
+	})
+	b.Run("wazero", func(b *testing.B) {
+		h := sharedHost(b)
+		e, err := h.NewEngine(context.Background(), fsm.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Close(context.Background())
+		goLive(b, e)
+		ins := make([]Timed, batchFrames)
+		b.ReportAllocs()
+		for b.Loop() {
+			next()
+			for i, f := range frames {
+				ins[i] = Timed{Now: time.Second, In: fsm.FrameReceived{Epoch: 1, Data: f}}
+			}
+			e.StepBatch(ins, func(i int, effs []fsm.Effect, _ error) {
+				if len(effs) != 1 {
+					b.Fatalf("frame %d: effects = %d", i, len(effs))
+				}
+			})
+		}
+		report(b)
+	})
+}
