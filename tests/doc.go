@@ -1,5 +1,6 @@
 // Package tests holds kalam's heavy suites in their own module, so that
 // their tools never become dependencies of the library: chaos scenarios
-// through a fault-injecting proxy, deterministic simulation, and browser
-// end-to-end tests.
+// through a fault-injecting proxy, deterministic simulation, browser
+// end-to-end tests, and the engine module on a second WASI runtime (Node's
+// node:wasi, tests/nodewasi).
 package tests
