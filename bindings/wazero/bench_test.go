@@ -197,56 +197,91 @@ func BenchmarkStepOverhead(b *testing.B) {
 // together.
 const batchFrames = 100
 
-// BenchmarkBatch is a live change inside a burst of 100 frames: natively
-// 100 Steps, in wazero one StepBatch (one call into the guest for all 100).
-// ns/frame is the cost per live change; an op is the whole burst.
-func BenchmarkBatch(b *testing.B) {
+// pairedRound is how many live changes each engine steps in turn in the
+// paired benchmarks.
+const pairedRound = 50
+
+// BenchmarkStepLiveChangePaired measures the ratio of
+// BenchmarkStepLiveChange in a way that holds on a busy machine: the native
+// engine and the engine in wazero step the same frames in alternating
+// rounds of 50, so both see the same load, and each side's time is summed
+// over its own rounds. An op is one live change through both.
+func BenchmarkStepLiveChangePaired(b *testing.B) {
+	nat := fsm.New(fsm.Config{})
+	goLive(b, nat)
+	was, err := sharedHost(b).NewEngine(context.Background(), fsm.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer was.Close(context.Background())
+	goLive(b, was)
+	frames := make([][]byte, pairedRound)
 	seq := int64(309840000500000000)
-	frames := make([][]byte, batchFrames)
-	next := func() {
-		for i := range frames {
+	var tNat, tWas time.Duration
+	run := func(e fsm.Stepper, n int) time.Duration {
+		start := time.Now()
+		for _, f := range frames[:n] {
+			if effs, _ := e.Step(time.Second, fsm.FrameReceived{Epoch: 1, Data: f}); len(effs) != 1 {
+				b.Fatalf("effects = %d", len(effs))
+			}
+		}
+		return time.Since(start)
+	}
+	for done := 0; done < b.N; done += pairedRound {
+		n := min(pairedRound, b.N-done)
+		for i := range frames[:n] {
 			seq++
 			frames[i] = changeFrame(frames[i], seq)
 		}
+		tNat += run(nat, n)
+		tWas += run(was, n)
 	}
-	report := func(b *testing.B) {
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batchFrames), "ns/frame")
+	b.ReportMetric(float64(tNat.Nanoseconds())/float64(b.N), "native-ns/change")
+	b.ReportMetric(float64(tWas.Nanoseconds())/float64(b.N), "wazero-ns/change")
+	b.ReportMetric(float64(tWas)/float64(tNat), "wazero/native")
+}
+
+// BenchmarkBatchPaired is a live change inside a burst of 100 frames read
+// together, measured like BenchmarkStepLiveChangePaired: the burst natively
+// (100 Steps), then the same burst in wazero (one StepBatch: one call into
+// the guest for all 100), in turn. ns/frame is the cost per live change; an
+// op is one burst through both.
+func BenchmarkBatchPaired(b *testing.B) {
+	nat := fsm.New(fsm.Config{})
+	goLive(b, nat)
+	was, err := sharedHost(b).NewEngine(context.Background(), fsm.Config{})
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.Run("native", func(b *testing.B) {
-		e := fsm.New(fsm.Config{})
-		goLive(b, e)
-		b.ReportAllocs()
-		for b.Loop() {
-			next()
-			for _, f := range frames {
-				if effs, _ := e.Step(time.Second, fsm.FrameReceived{Epoch: 1, Data: f}); len(effs) != 1 {
-					b.Fatalf("effects = %d", len(effs))
-				}
+	defer was.Close(context.Background())
+	goLive(b, was)
+	frames := make([][]byte, batchFrames)
+	ins := make([]Timed, batchFrames)
+	seq := int64(309840000500000000)
+	var tNat, tWas time.Duration
+	for range b.N {
+		for i := range frames {
+			seq++
+			frames[i] = changeFrame(frames[i], seq)
+			ins[i] = Timed{Now: time.Second, In: fsm.FrameReceived{Epoch: 1, Data: frames[i]}}
+		}
+		start := time.Now()
+		for _, f := range frames {
+			if effs, _ := nat.Step(time.Second, fsm.FrameReceived{Epoch: 1, Data: f}); len(effs) != 1 {
+				b.Fatalf("effects = %d", len(effs))
 			}
 		}
-		report(b)
-	})
-	b.Run("wazero", func(b *testing.B) {
-		h := sharedHost(b)
-		e, err := h.NewEngine(context.Background(), fsm.Config{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer e.Close(context.Background())
-		goLive(b, e)
-		ins := make([]Timed, batchFrames)
-		b.ReportAllocs()
-		for b.Loop() {
-			next()
-			for i, f := range frames {
-				ins[i] = Timed{Now: time.Second, In: fsm.FrameReceived{Epoch: 1, Data: f}}
+		tNat += time.Since(start)
+		start = time.Now()
+		was.StepBatch(ins, func(i int, effs []fsm.Effect, _ error) {
+			if len(effs) != 1 {
+				b.Fatalf("frame %d: effects = %d", i, len(effs))
 			}
-			e.StepBatch(ins, func(i int, effs []fsm.Effect, _ error) {
-				if len(effs) != 1 {
-					b.Fatalf("frame %d: effects = %d", i, len(effs))
-				}
-			})
-		}
-		report(b)
-	})
+		})
+		tWas += time.Since(start)
+	}
+	frames100 := float64(b.N * batchFrames)
+	b.ReportMetric(float64(tNat.Nanoseconds())/frames100, "native-ns/frame")
+	b.ReportMetric(float64(tWas.Nanoseconds())/frames100, "wazero-ns/frame")
+	b.ReportMetric(float64(tWas)/float64(tNat), "wazero/native")
 }
