@@ -204,9 +204,11 @@ const pairedRound = 50
 // BenchmarkStepLiveChangePaired measures the ratio of
 // BenchmarkStepLiveChange in a way that holds on a busy machine: the native
 // engine and the engine in wazero step the same frames in alternating
-// rounds of 50, so both see the same load, and each side's time is summed
-// over its own rounds. An op is one live change through both.
+// rounds of 50, and each side's thread CPU time (threadCPU) is summed over
+// its own rounds. An op is one live change through both.
 func BenchmarkStepLiveChangePaired(b *testing.B) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	nat := fsm.New(fsm.Config{})
 	goLive(b, nat)
 	was, err := sharedHost(b).NewEngine(context.Background(), fsm.Config{})
@@ -219,13 +221,13 @@ func BenchmarkStepLiveChangePaired(b *testing.B) {
 	seq := int64(309840000500000000)
 	var tNat, tWas time.Duration
 	run := func(e fsm.Stepper, n int) time.Duration {
-		start := time.Now()
+		start := threadCPU()
 		for _, f := range frames[:n] {
 			if effs, _ := e.Step(time.Second, fsm.FrameReceived{Epoch: 1, Data: f}); len(effs) != 1 {
 				b.Fatalf("effects = %d", len(effs))
 			}
 		}
-		return time.Since(start)
+		return threadCPU() - start
 	}
 	for done := 0; done < b.N; done += pairedRound {
 		n := min(pairedRound, b.N-done)
@@ -247,6 +249,8 @@ func BenchmarkStepLiveChangePaired(b *testing.B) {
 // the guest for all 100), in turn. ns/frame is the cost per live change; an
 // op is one burst through both.
 func BenchmarkBatchPaired(b *testing.B) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	nat := fsm.New(fsm.Config{})
 	goLive(b, nat)
 	was, err := sharedHost(b).NewEngine(context.Background(), fsm.Config{})
@@ -265,20 +269,20 @@ func BenchmarkBatchPaired(b *testing.B) {
 			frames[i] = changeFrame(frames[i], seq)
 			ins[i] = Timed{Now: time.Second, In: fsm.FrameReceived{Epoch: 1, Data: frames[i]}}
 		}
-		start := time.Now()
+		start := threadCPU()
 		for _, f := range frames {
 			if effs, _ := nat.Step(time.Second, fsm.FrameReceived{Epoch: 1, Data: f}); len(effs) != 1 {
 				b.Fatalf("effects = %d", len(effs))
 			}
 		}
-		tNat += time.Since(start)
-		start = time.Now()
+		tNat += threadCPU() - start
+		start = threadCPU()
 		was.StepBatch(ins, func(i int, effs []fsm.Effect, _ error) {
 			if len(effs) != 1 {
 				b.Fatalf("frame %d: effects = %d", i, len(effs))
 			}
 		})
-		tWas += time.Since(start)
+		tWas += threadCPU() - start
 	}
 	frames100 := float64(b.N * batchFrames)
 	b.ReportMetric(float64(tNat.Nanoseconds())/frames100, "native-ns/frame")
