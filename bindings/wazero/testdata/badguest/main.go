@@ -25,8 +25,8 @@ const (
 	modeNoBuffer
 	modeBufferOutOfRange
 	modeBadEnum
-	modeBatchShort  // a batch answered with fewer responses than requests
-	modeBatchBroken // a batch response whose framing runs past its end
+	modeBatchShort       // a batch answered with fewer responses than requests
+	modeBatchBroken      // a batch response whose framing runs past its end
 	modeWrongVersion = 1 // with startMode "x"
 )
 
