@@ -216,16 +216,17 @@ func runSim(t testing.TB, e *Engine, seed uint64, n int, batched bool, seen map[
 		t.Fatalf("seed %d: reset: %v", seed, err)
 	}
 	s := &sim{Sim: abitest.New(seed), t: t, was: e, seen: seen}
+	next := abitest.BatchSizes(seed)
 	size := 0
 	if batched {
 		s.pending = []pendingStep{}
-		size = 1 + s.Pick(100)
+		size = next()
 	}
 	for range n {
 		s.step(s.Input())
 		if batched && len(s.pending) >= size {
 			s.flush()
-			size = 1 + s.Pick(100)
+			size = next()
 		}
 	}
 	if batched && len(s.pending) > 0 {

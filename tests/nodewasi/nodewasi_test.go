@@ -77,7 +77,8 @@ func build(t *testing.T) *script {
 			batch = batch[:0]
 			view(sim, fmt.Sprintf("seed %d view after step %d", seed, step))
 		}
-		size := 1 + sim.Pick(100)
+		next := abitest.BatchSizes(seed)
+		size := next()
 		for step := 1; step <= steps; step++ {
 			in := sim.Input()
 			now := sim.Now
@@ -91,7 +92,7 @@ func build(t *testing.T) *script {
 				batch = append(batch, pending{req, resp})
 				if len(batch) >= size {
 					flush(step)
-					size = 1 + sim.Pick(100)
+					size = next()
 				}
 				continue
 			}

@@ -60,9 +60,13 @@ func (s *Sim) Step(in fsm.Input) ([]fsm.Effect, error) {
 	return effs, err
 }
 
-// Pick returns a number in [0, n) from the seed's stream (for callers that
-// make their own seeded choices, such as batch sizes).
-func (s *Sim) Pick(n int) int { return s.pick(n) }
+// BatchSizes returns seed's stream of batch sizes, 1 to 100: separate from
+// the inputs' stream, so that a script chooses the same inputs whether its
+// replay batches them or not.
+func BatchSizes(seed uint64) func() int {
+	r := rand.New(rand.NewPCG(seed, 0x6261746368))
+	return func() int { return 1 + r.IntN(100) }
+}
 
 func (s *Sim) pick(n int) int { return s.r.IntN(n) }
 
