@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -273,12 +274,7 @@ func (s *Sim) Input() fsm.Input {
 			s.Now += time.Duration(s.pick(100)) * 10 * time.Millisecond
 			return fsm.PongReceived{Epoch: ep}
 		}
-		var armed []fsm.Timer
-		for t := range fsm.TimerDrain + 1 {
-			if _, ok := s.timers[t]; ok {
-				armed = append(armed, t)
-			}
-		}
+		armed := slices.Sorted(maps.Keys(s.timers)) // every timer the engine has, in order
 		st := s.timers[armed[s.pick(len(armed))]]
 		delete(s.timers, st.Timer)
 		s.Now = max(s.Now, st.At)
