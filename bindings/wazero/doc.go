@@ -49,8 +49,8 @@
 // Engine.StepBatch steps inputs that are ready together — a burst of frames
 // read from the socket — in one call into the guest (docs/ABI.md, "Batched
 // steps") and hands each input exactly what Step would have returned for
-// it. The fixed cost of entering the guest is then paid once per burst.
-// kalam.Client steps its engine one input at a time, so a client built with
+// it. The fixed cost of entering the guest is then paid once per burst (on
+// live changes that saves little: see Cost). kalam.Client steps its engine one input at a time, so a client built with
 // Factory does not batch (yet); StepBatch is for drivers of their own.
 //
 // # Cost
@@ -59,27 +59,26 @@
 // BenchmarkStepLiveChange, BenchmarkStepOverhead, the paired
 // BenchmarkStepLiveChangePaired and BenchmarkBatchPaired, BenchmarkGuestSize,
 // BenchmarkClientEvents). Measured 2026-12-08 on a shared two-core machine
-// under heavy load (figures vary by ±30 % between runs there):
+// (figures vary by ±30 % between runs there):
 //
-//   - the guest module is 4.74 MB raw (make wasm);
+//   - the guest module is 4.75 MB raw (make wasm);
 //   - compiling it takes seconds cold and about a tenth of a second from a
 //     directory cache;
-//   - an instance starts in 20–50 ms and holds 5.8 MB (5.5 MiB): 3.9 MiB of
-//     linear memory plus 1.7 MB of host structures;
-//   - a live change costs 9.1 µs through Step against 0.92 µs natively
-//     (9.9×, thread CPU time, BenchmarkStepLiveChangePaired); inside a
-//     100-frame StepBatch 8.1 µs a frame (9.1× the native engine on the
-//     same burst): a batch saves the call's share, about 1 µs a frame;
-//   - a kalam client whose engine runs here delivers 0.8 of the native
-//     client's live events per second on the same kalamtest stream (0.49
-//     to 0.89 over three runs).
+//   - an instance starts in about 10 ms and holds 5.8 MB (5.5 MiB): 3.9 MiB
+//     of linear memory plus 1.7 MB of host structures;
+//   - a live change costs 6.7 µs through Step against 0.70 µs natively
+//     (9.3×, thread CPU time, BenchmarkStepLiveChangePaired); inside a
+//     100-frame StepBatch 6.9 µs a frame (10.5× the native engine on the
+//     same burst): on live changes a batch saves nothing measurable yet;
+//   - a kalam client whose engine runs here delivers 0.82 of the native
+//     client's live events per second on the same kalamtest stream (0.63
+//     to 0.88 over three runs).
 //
 // Go compiled to wasm runs the engine's code 6–20 times slower than native,
-// and an allocation with pointers costs about a microsecond in the guest;
-// a call into the Go runtime costs 1–3 µs more. The host scans each text
-// frame natively and hands the guest the frame's unchanged bytes with the
-// offsets it found (docs/ABI.md, "Frame index"; Config.NoFrameIndex turns
-// it off). Use the native engine where the platform allows it; use this
+// and an allocation with pointers costs about a microsecond in the guest.
+// The host scans each text frame natively and hands the guest the frame's
+// unchanged bytes with the offsets it found (docs/ABI.md, "Frame index";
+// Config.NoFrameIndex turns it off). Use the native engine where the platform allows it; use this
 // host where the engine must be sandboxed or shipped as one artifact.
 //
 // The contract between host and guest (exports, encodings, error codes) is
