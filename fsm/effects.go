@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/kalamgo/kalam/auth"
+	"github.com/kalamgo/kalam/auth/credential"
 	"github.com/kalamgo/kalam/transport/wire"
 )
 
@@ -47,7 +47,7 @@ type (
 	// flight.
 	ResolveCredentials struct {
 		Req    uint64
-		Reason auth.Reason
+		Reason credential.Reason
 	}
 
 	// Dial opens a WebSocket to /v1/ws for Epoch. Answer with Dialed or
@@ -59,7 +59,7 @@ type (
 	// that no token ever sits in a plain byte slice of an effect.
 	Authenticate struct {
 		Epoch uint64
-		Token auth.Secret
+		Token credential.Secret
 	}
 
 	// Send writes one text frame on the socket of Epoch. A driver whose socket
@@ -84,7 +84,7 @@ type (
 	// Answer with QueryResult carrying ID.
 	HTTPQuery struct {
 		ID      uint64
-		Token   auth.Secret
+		Token   credential.Secret
 		Request wire.SQLRequest
 	}
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/qmuntal/stateless"
 
-	"github.com/kalamgo/kalam/auth"
+	"github.com/kalamgo/kalam/auth/credential"
 	"github.com/kalamgo/kalam/transport/wire"
 )
 
@@ -125,11 +125,11 @@ type Engine struct {
 	started bool
 
 	// Credentials.
-	cred           auth.Credentials
+	cred           credential.Credentials
 	hasCred        bool
 	credExpiry     time.Duration // 0: unknown
 	credRejected   bool
-	rejectedToken  auth.Secret
+	rejectedToken  credential.Secret
 	resolving      bool
 	resolveReq     uint64
 	resolveBlocked bool // a non-retryable failure: wait for SetCredentials/FreshAuth
@@ -214,7 +214,7 @@ type sub struct {
 type query struct {
 	id        uint64
 	req       wire.SQLRequest
-	token     auth.Secret
+	token     credential.Secret
 	retried   bool
 	inFlight  bool
 	switchNS  string
@@ -255,7 +255,7 @@ func New(cfg Config) *Engine {
 		"beginDrain":     e.beginDrain,
 		"shutdown":       e.shutdown,
 		"refreshRejected": func(State, Trigger) {
-			e.resolve(auth.ReasonRejected) // nothing new when one is already in flight
+			e.resolve(credential.ReasonRejected) // nothing new when one is already in flight
 		},
 	}
 	for g := range numGuards {
@@ -481,17 +481,17 @@ func (e *Engine) onTimer(in TimerFired) {
 
 // --- credentials ----------------------------------------------------------
 
-func (e *Engine) refreshReason() auth.Reason {
+func (e *Engine) refreshReason() credential.Reason {
 	switch {
 	case e.credRejected:
-		return auth.ReasonRejected
+		return credential.ReasonRejected
 	case e.hasCred:
-		return auth.ReasonRefresh
+		return credential.ReasonRefresh
 	}
-	return auth.ReasonInitial
+	return credential.ReasonInitial
 }
 
-func (e *Engine) resolve(reason auth.Reason) {
+func (e *Engine) resolve(reason credential.Reason) {
 	if e.resolving || !e.cfg.HasProvider || e.state == StateClosed {
 		return
 	}
@@ -502,7 +502,7 @@ func (e *Engine) resolve(reason auth.Reason) {
 }
 
 // install makes c the current credentials and re-arms the refresh timer.
-func (e *Engine) install(c auth.Credentials) {
+func (e *Engine) install(c credential.Credentials) {
 	e.cred = c
 	e.hasCred = true
 	e.credErr = nil
@@ -610,15 +610,15 @@ func (e *Engine) internal(t Trigger) {
 		if !e.resolving {
 			e.credRejected = true
 			if e.cfg.HasProvider && !e.resolveBlocked {
-				e.resolve(auth.ReasonRejected)
+				e.resolve(credential.ReasonRejected)
 				return
 			}
-			e.loseCredentials(auth.ErrTokenExpired)
+			e.loseCredentials(credential.ErrTokenExpired)
 		}
 		return
 	}
 	if !e.resolveBlocked {
-		e.resolve(auth.ReasonRefresh)
+		e.resolve(credential.ReasonRefresh)
 	}
 	if e.credExpiry != 0 {
 		e.arm(TimerRefresh, e.credExpiry)
@@ -764,7 +764,7 @@ func (e *Engine) parkWork(_ State, t Trigger) {
 			e.arm(TimerResolveRetry, e.now+e.backoffDelay(e.rejections-2))
 			return
 		}
-		e.resolve(auth.ReasonRejected)
+		e.resolve(credential.ReasonRejected)
 	case TriggerTokenRefused:
 		e.refusedForGood()
 	}
@@ -788,7 +788,7 @@ func (e *Engine) armBackoff(State, Trigger) {
 func (e *Engine) redial() {
 	if e.cfg.HasProvider && (e.cfg.ResolveOnReconnect || !e.tokenValid()) && !e.resolveBlocked {
 		e.dialAfterAuth = true
-		reason := auth.ReasonReconnect
+		reason := credential.ReasonReconnect
 		if !e.tokenValid() {
 			reason = e.refreshReason()
 		}
@@ -796,7 +796,7 @@ func (e *Engine) redial() {
 		return
 	}
 	if err := e.fire(TriggerRetry); err != nil {
-		e.loseCredentials(auth.ErrTokenExpired)
+		e.loseCredentials(credential.ErrTokenExpired)
 	}
 }
 
@@ -816,7 +816,7 @@ func (e *Engine) backoffDelay(n int) time.Duration {
 func (e *Engine) startKeepalive(State, Trigger) {
 	e.attempts = 0
 	e.rejections = 0
-	e.rejectedToken = auth.Secret{}
+	e.rejectedToken = credential.Secret{}
 	e.lastInbound = e.now
 	e.arm(TimerPing, e.now+e.cfg.PingInterval)
 	e.announced = true
@@ -1162,7 +1162,7 @@ func (e *Engine) sendQuery(q *query) {
 	q.inFlight = true
 	q.token = e.cred.AccessToken
 	if e.cred.Anonymous {
-		q.token = auth.Secret{}
+		q.token = credential.Secret{}
 	}
 	q.req.NamespaceID = q.namespace
 	if q.req.NamespaceID == "" {
@@ -1231,7 +1231,7 @@ func (e *Engine) onQueryResult(in QueryResult) {
 // again (no query, no dial, no authenticate), and fires TokenRefused: the
 // table decides between asking the provider and giving the token up. A
 // refusal of a token already replaced, or already refused, changes nothing.
-func (e *Engine) tokenRefused(tok auth.Secret) {
+func (e *Engine) tokenRefused(tok credential.Secret) {
 	if !e.hasCred || !tok.Equal(e.cred.AccessToken) {
 		return
 	}

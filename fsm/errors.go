@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kalamgo/kalam/auth"
+	"github.com/kalamgo/kalam/auth/credential"
 	"github.com/kalamgo/kalam/transport/wire"
 )
 
@@ -153,13 +153,13 @@ func (e *QueryError) Error() string {
 	return s
 }
 
-// Is matches auth.ErrTokenExpired for TOKEN_EXPIRED and auth.ErrRejected for
+// Is matches credential.ErrTokenExpired for TOKEN_EXPIRED and credential.ErrRejected for
 // the other 401 answers.
 func (e *QueryError) Is(target error) bool {
 	switch target {
-	case auth.ErrTokenExpired:
+	case credential.ErrTokenExpired:
 		return e.Code == wire.CodeTokenExpired
-	case auth.ErrRejected:
+	case credential.ErrRejected:
 		return e.Status == 401 && e.Code != wire.CodeTokenExpired
 	}
 	return false

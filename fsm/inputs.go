@@ -3,7 +3,7 @@ package fsm
 import (
 	"time"
 
-	"github.com/kalamgo/kalam/auth"
+	"github.com/kalamgo/kalam/auth/credential"
 	"github.com/kalamgo/kalam/transport/wire"
 )
 
@@ -20,7 +20,7 @@ type (
 
 	// SetCredentials installs credentials pushed by the application (no
 	// provider call). It also lifts a block left by a refused token.
-	SetCredentials struct{ Credentials auth.Credentials }
+	SetCredentials struct{ Credentials credential.Credentials }
 
 	// FreshAuth asks the provider for new credentials now.
 	FreshAuth struct{}
@@ -97,7 +97,7 @@ type (
 	// CredentialsResolved answers ResolveCredentials Req.
 	CredentialsResolved struct {
 		Req         uint64
-		Credentials auth.Credentials
+		Credentials credential.Credentials
 	}
 	// CredentialsFailed answers ResolveCredentials Req with a failure.
 	// Retryable says whether asking again later may succeed (network trouble)

@@ -1,4 +1,4 @@
-package wazerohost
+package wazero
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/kalamgo/kalam/auth"
 	"github.com/kalamgo/kalam/fsm"
+	"github.com/kalamgo/kalam/internal/abi/abitest"
 )
 
 // BenchmarkCompile measures compiling the guest module: cold (no cache),
@@ -121,7 +122,7 @@ func goLive(b *testing.B, e fsm.Stepper) {
 		fsm.SetNamespace{Namespace: "app"},
 		fsm.Subscribe{ID: "orders-live", SQL: "SELECT * FROM app.orders"},
 		fsm.Dialed{Epoch: 1},
-		fsm.FrameReceived{Epoch: 1, Data: []byte(authOK)},
+		fsm.FrameReceived{Epoch: 1, Data: []byte(abitest.AuthOK)},
 		fsm.FrameReceived{Epoch: 1, Data: []byte(`{"type":"subscription_ack","subscription_id":"orders-live","total_rows":0,"batch_control":{"batch_num":0,"has_more":false,"status":"ready","last_seq_id":0},"schema":[{"name":"id","data_type":"BigInt","index":0,"flags":["pk"]}]}`)},
 	}
 	for _, in := range steps {
@@ -190,4 +191,101 @@ func BenchmarkStepOverhead(b *testing.B) {
 			b.Fatal(effs)
 		}
 	}
+}
+
+// batchFrames is the burst of BenchmarkBatch: frames read from the socket
+// together.
+const batchFrames = 100
+
+// pairedRound is how many live changes each engine steps in turn in the
+// paired benchmarks.
+const pairedRound = 50
+
+// BenchmarkStepLiveChangePaired measures the ratio of
+// BenchmarkStepLiveChange in a way that holds on a busy machine: the native
+// engine and the engine in wazero step the same frames in alternating
+// rounds of 50, and each side's thread CPU time (threadCPU) is summed over
+// its own rounds. An op is one live change through both.
+func BenchmarkStepLiveChangePaired(b *testing.B) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	nat := fsm.New(fsm.Config{})
+	goLive(b, nat)
+	was, err := sharedHost(b).NewEngine(context.Background(), fsm.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer was.Close(context.Background())
+	goLive(b, was)
+	frames := make([][]byte, pairedRound)
+	seq := int64(309840000500000000)
+	var tNat, tWas time.Duration
+	run := func(e fsm.Stepper, n int) time.Duration {
+		start := threadCPU()
+		for _, f := range frames[:n] {
+			if effs, _ := e.Step(time.Second, fsm.FrameReceived{Epoch: 1, Data: f}); len(effs) != 1 {
+				b.Fatalf("effects = %d", len(effs))
+			}
+		}
+		return threadCPU() - start
+	}
+	for done := 0; done < b.N; done += pairedRound {
+		n := min(pairedRound, b.N-done)
+		for i := range frames[:n] {
+			seq++
+			frames[i] = changeFrame(frames[i], seq)
+		}
+		tNat += run(nat, n)
+		tWas += run(was, n)
+	}
+	b.ReportMetric(float64(tNat.Nanoseconds())/float64(b.N), "native-ns/change")
+	b.ReportMetric(float64(tWas.Nanoseconds())/float64(b.N), "wazero-ns/change")
+	b.ReportMetric(float64(tWas)/float64(tNat), "wazero/native")
+}
+
+// BenchmarkBatchPaired is a live change inside a burst of 100 frames read
+// together, measured like BenchmarkStepLiveChangePaired: the burst natively
+// (100 Steps), then the same burst in wazero (one StepBatch: one call into
+// the guest for all 100), in turn. ns/frame is the cost per live change; an
+// op is one burst through both.
+func BenchmarkBatchPaired(b *testing.B) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	nat := fsm.New(fsm.Config{})
+	goLive(b, nat)
+	was, err := sharedHost(b).NewEngine(context.Background(), fsm.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer was.Close(context.Background())
+	goLive(b, was)
+	frames := make([][]byte, batchFrames)
+	ins := make([]Timed, batchFrames)
+	seq := int64(309840000500000000)
+	var tNat, tWas time.Duration
+	for range b.N {
+		for i := range frames {
+			seq++
+			frames[i] = changeFrame(frames[i], seq)
+			ins[i] = Timed{Now: time.Second, In: fsm.FrameReceived{Epoch: 1, Data: frames[i]}}
+		}
+		start := threadCPU()
+		for _, f := range frames {
+			if effs, _ := nat.Step(time.Second, fsm.FrameReceived{Epoch: 1, Data: f}); len(effs) != 1 {
+				b.Fatalf("effects = %d", len(effs))
+			}
+		}
+		tNat += threadCPU() - start
+		start = threadCPU()
+		was.StepBatch(ins, func(i int, effs []fsm.Effect, _ error) {
+			if len(effs) != 1 {
+				b.Fatalf("frame %d: effects = %d", i, len(effs))
+			}
+		})
+		tWas += threadCPU() - start
+	}
+	frames100 := float64(b.N * batchFrames)
+	b.ReportMetric(float64(tNat.Nanoseconds())/frames100, "native-ns/frame")
+	b.ReportMetric(float64(tWas.Nanoseconds())/frames100, "wazero-ns/frame")
+	b.ReportMetric(float64(tWas)/float64(tNat), "wazero/native")
 }

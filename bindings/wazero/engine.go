@@ -1,4 +1,4 @@
-package wazerohost
+package wazero
 
 import (
 	"context"
@@ -26,12 +26,13 @@ type Engine struct {
 	mod     api.Module
 	mem     api.Memory
 
-	version, buffer, initFn, stepFn, viewFn api.Function
+	version, buffer, initFn, stepFn, batchFn, viewFn api.Function
 
 	stack  [2]uint64
 	bufPtr uint32 // the guest's request buffer
 	bufCap uint32
 	req    []byte
+	batch  []byte // a batch request being built
 	effs   []fsm.Effect
 
 	noIndex bool            // Config.NoFrameIndex
@@ -126,15 +127,8 @@ func (e *Engine) Step(now time.Duration, in fsm.Input) ([]fsm.Effect, error) {
 	if e.mod == nil {
 		return e.afterRelease(in)
 	}
-	if f, ok := in.(fsm.FrameReceived); ok && f.Index == nil && !f.Binary && !e.noIndex &&
-		len(f.Data) <= wire.DefaultMaxFrame && wire.IndexServer(f.Data, &e.idx) {
-		// Scanning is many times faster here than in the guest: hand the
-		// guest the offsets along with the unchanged bytes.
-		f.Index = &e.idx
-		in = f
-	}
 	var err error
-	if e.req, err = abi.AppendInput(e.req[:0], now, in); err != nil {
+	if e.req, err = abi.AppendInput(e.req[:0], now, e.indexed(in)); err != nil {
 		return nil, err // nothing crossed: the input is refused as a whole
 	}
 	resp, err := e.call(e.stepFn, e.req)
@@ -142,6 +136,19 @@ func (e *Engine) Step(now time.Duration, in fsm.Input) ([]fsm.Effect, error) {
 		return e.fatal(err)
 	}
 	return e.finish(resp)
+}
+
+// indexed adds the host's index to a text frame: scanning is many times
+// faster here than in the guest, so the guest gets the offsets along with
+// the unchanged bytes. The index is e.idx, reused: encode the input before
+// indexing the next.
+func (e *Engine) indexed(in fsm.Input) fsm.Input {
+	if f, ok := in.(fsm.FrameReceived); ok && f.Index == nil && !f.Binary && !e.noIndex &&
+		len(f.Data) <= wire.DefaultMaxFrame && wire.IndexServer(f.Data, &e.idx) {
+		f.Index = &e.idx
+		return f
+	}
+	return in
 }
 
 // finish decodes a step response and applies it to the proxy's view.

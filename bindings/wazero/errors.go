@@ -1,4 +1,4 @@
-package wazerohost
+package wazero
 
 import "github.com/kalamgo/kalam/internal/abi"
 

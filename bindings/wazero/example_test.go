@@ -1,4 +1,4 @@
-package wazerohost_test
+package wazero_test
 
 import (
 	"context"

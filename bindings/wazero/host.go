@@ -1,4 +1,4 @@
-package wazerohost
+package wazero
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -16,6 +18,16 @@ import (
 	"github.com/kalamgo/kalam/fsm"
 	"github.com/kalamgo/kalam/internal/abi"
 )
+
+// ModuleName is the name of the guest module in wazero: each engine is an
+// instance named ModuleName, a dash and a number unique in the process
+// (kalam_engine-1, kalam_engine-2 …), which is how it shows in wazero's
+// traps and stack traces and how Runtime.Module finds it.
+const ModuleName = "kalam_engine"
+
+// instances numbers the engine instances of the process, so that their
+// names never collide on a runtime shared by several Hosts.
+var instances atomic.Uint64
 
 // EnvWasm names the environment variable read when Config gives neither
 // Wasm nor Path: the path of the guest module built by make wasm.
@@ -45,17 +57,39 @@ type Config struct {
 // Host holds the compiled guest module. Each engine is its own module
 // instance, so engines share nothing but the compiled code. A Host is safe
 // for concurrent use; each Engine is owned by one goroutine.
+//
+// Like the host modules of wazero's imports packages, a Host is an
+// api.Closer: Close releases what Instantiate made for it and nothing that
+// other users of the runtime may hold.
 type Host struct {
 	r        wazero.Runtime
 	compiled wazero.CompiledModule
 	cfg      Config
-	wasi     api.Closer // set when Instantiate instantiated WASI itself
+	closed   atomic.Bool
 }
 
+var _ api.Closer = (*Host)(nil)
+
 // Instantiate compiles the guest module on r and makes sure r provides
-// wasi_snapshot_preview1, the only host module the guest imports. Give r a
-// compilation cache (wazero.NewCompilationCacheWithDir) so that the next
-// process skips the compile.
+// wasi_snapshot_preview1, the only host module the guest imports
+// (instantiating it when r has none yet).
+//
+// # Compile cache
+//
+// Compiling the guest is the expensive step: seconds without a cache.
+// wazero caches compiled code per runtime configuration, and Instantiate
+// only asks r to compile, so the cache r was built with decides the cost:
+//
+//   - no cache: every Instantiate on a new runtime compiles from scratch;
+//     a second Instantiate of the same bytes on the same runtime reuses r's
+//     own compiled copy;
+//   - wazero.NewCompilationCache(), shared by several runtimes: compiled
+//     once per process;
+//   - wazero.NewCompilationCacheWithDir(dir): compiled once per machine and
+//     wazero version; later processes read the native code from dir (about
+//     a tenth of a second).
+//
+// Several Hosts may share one runtime.
 func Instantiate(ctx context.Context, r wazero.Runtime, cfg Config) (*Host, error) {
 	bin := cfg.Wasm
 	if bin == nil {
@@ -64,7 +98,7 @@ func Instantiate(ctx context.Context, r wazero.Runtime, cfg Config) (*Host, erro
 			path = os.Getenv(EnvWasm)
 		}
 		if path == "" {
-			return nil, errors.New("wazerohost: no guest module: set Config.Wasm or Config.Path, or " + EnvWasm + " (make wasm builds it)")
+			return nil, errors.New("kalam wazero host: no guest module: set Config.Wasm or Config.Path, or " + EnvWasm + " (make wasm builds it)")
 		}
 		var err error
 		if bin, err = os.ReadFile(path); err != nil {
@@ -72,41 +106,48 @@ func Instantiate(ctx context.Context, r wazero.Runtime, cfg Config) (*Host, erro
 		}
 	}
 	h := &Host{r: r, cfg: cfg}
-	if r.Module(wasi_snapshot_preview1.ModuleName) == nil {
-		w, err := wasi_snapshot_preview1.Instantiate(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-		h.wasi = w
+	if err := ensureWASI(ctx, r); err != nil {
+		return nil, err
 	}
 	compiled, err := r.CompileModule(ctx, bin)
 	if err != nil {
-		h.Close(ctx)
 		return nil, err
 	}
 	h.compiled = compiled
 	exports := compiled.ExportedFunctions()
-	for _, name := range []string{abi.ExportInitialize, abi.ExportVersion, abi.ExportBuffer, abi.ExportInit, abi.ExportStep, abi.ExportView} {
+	for _, name := range []string{abi.ExportInitialize, abi.ExportVersion, abi.ExportBuffer, abi.ExportInit, abi.ExportStep, abi.ExportStepBatch, abi.ExportView} {
 		if _, ok := exports[name]; !ok {
-			h.Close(ctx)
+			h.Close(ctx) // the compiled module only: WASI stays for others
 			return nil, abi.Errorf(abi.CodeVersion, "the module does not export "+name+": not a kalam engine")
 		}
 	}
 	return h, nil
 }
 
-// Close releases the compiled module, and WASI when this Host instantiated
-// it (then other users of WASI on the runtime lose it too: close the
-// runtime instead when several Hosts share one). Close the engines first.
+// ensureWASI instantiates wasi_snapshot_preview1 on r unless r has it. It
+// stays there until r closes: other modules on r (other Hosts, your own
+// guests) may import it from the moment it exists, so no Host may close it.
+func ensureWASI(ctx context.Context, r wazero.Runtime) error {
+	if r.Module(wasi_snapshot_preview1.ModuleName) != nil {
+		return nil
+	}
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+		if r.Module(wasi_snapshot_preview1.ModuleName) != nil {
+			return nil // another goroutine instantiated it first
+		}
+		return err
+	}
+	return nil
+}
+
+// Close releases the compiled module: no new engine can start. Engines
+// already running keep running until their own Close, and WASI stays on the
+// runtime for its other users (it goes when the runtime closes).
 func (h *Host) Close(ctx context.Context) error {
-	var err error
-	if h.compiled != nil {
-		err = h.compiled.Close(ctx)
+	if h.compiled == nil || h.closed.Swap(true) {
+		return nil
 	}
-	if h.wasi != nil {
-		err = errors.Join(err, h.wasi.Close(ctx))
-	}
-	return err
+	return h.compiled.Close(ctx)
 }
 
 // NewEngine starts a new instance of the guest and creates its engine. The
@@ -114,8 +155,11 @@ func (h *Host) Close(ctx context.Context) error {
 // outlive the engine (on a runtime made WithCloseOnContextDone, cancelling
 // it ends the engine).
 func (h *Host) NewEngine(ctx context.Context, cfg fsm.Config) (*Engine, error) {
+	if h.closed.Load() {
+		return nil, abi.Errorf(abi.CodeClosed, "the Host is closed")
+	}
 	mc := wazero.NewModuleConfig().
-		WithName(""). // anonymous: any number of instances side by side
+		WithName(ModuleName + "-" + strconv.FormatUint(instances.Add(1), 10)).
 		WithStartFunctions(abi.ExportInitialize)
 	if h.cfg.Stdout != nil {
 		mc = mc.WithStdout(h.cfg.Stdout)
@@ -136,10 +180,11 @@ func (h *Host) NewEngine(ctx context.Context, cfg fsm.Config) (*Engine, error) {
 		buffer:  mod.ExportedFunction(abi.ExportBuffer),
 		initFn:  mod.ExportedFunction(abi.ExportInit),
 		stepFn:  mod.ExportedFunction(abi.ExportStep),
+		batchFn: mod.ExportedFunction(abi.ExportStepBatch),
 		viewFn:  mod.ExportedFunction(abi.ExportView),
 		noIndex: h.cfg.NoFrameIndex,
 	}
-	if e.mem == nil || e.version == nil || e.buffer == nil || e.initFn == nil || e.stepFn == nil || e.viewFn == nil {
+	if e.mem == nil || e.version == nil || e.buffer == nil || e.initFn == nil || e.stepFn == nil || e.batchFn == nil || e.viewFn == nil {
 		e.release()
 		return nil, abi.Errorf(abi.CodeVersion, "the instance lacks a kalam export")
 	}

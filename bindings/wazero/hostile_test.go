@@ -1,4 +1,4 @@
-package wazerohost
+package wazero
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"github.com/kalamgo/kalam/auth"
 	"github.com/kalamgo/kalam/fsm"
 	"github.com/kalamgo/kalam/internal/abi"
+	"github.com/kalamgo/kalam/internal/abi/abitest"
 	"github.com/kalamgo/kalam/transport/wire"
 )
 
@@ -63,6 +64,8 @@ const (
 	modeNoBuffer
 	modeBufferOutOfRange
 	modeBadEnum
+	modeBatchShort
+	modeBatchBroken
 )
 
 func setMode(t *testing.T, e *Engine, m int) {
@@ -261,7 +264,7 @@ func TestBadFrameIndex(t *testing.T) {
 		fsm.SetNamespace{Namespace: "app"},
 		fsm.Subscribe{ID: "orders-live", SQL: "SELECT * FROM app.orders"},
 		fsm.Dialed{Epoch: 1},
-		fsm.FrameReceived{Epoch: 1, Data: []byte(authOK)},
+		fsm.FrameReceived{Epoch: 1, Data: []byte(abitest.AuthOK)},
 		fsm.FrameReceived{Epoch: 1, Data: []byte(`{"type":"subscription_ack","subscription_id":"orders-live","total_rows":0,"batch_control":{"batch_num":0,"has_more":false,"status":"ready","last_seq_id":0},"schema":[]}`)},
 	} {
 		if nb, wb := both(in); !bytes.Equal(nb, wb) {
@@ -306,5 +309,67 @@ func TestBadFrameIndex(t *testing.T) {
 	next := changeFrame(nil, 309840000500000002)
 	if nb, wb := both(fsm.FrameReceived{Epoch: 1, Data: next}); !bytes.Equal(nb, wb) || e.Err() != nil {
 		t.Fatalf("after the bad indexes: responses differ (%v)", e.Err())
+	}
+}
+
+// TestBadGuestBatchGetsErrorCodes: a batch answered with the wrong number
+// of responses, or with broken framing, is a fault like any other: the
+// first input gets the Problem and the transition to Closed, the rest are
+// answered like a closed engine, and nothing panics.
+func TestBadGuestBatchGetsErrorCodes(t *testing.T) {
+	wasm, _ := badGuest(t)
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer r.Close(ctx)
+	h, err := Instantiate(ctx, r, Config{Wasm: wasm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins := []Timed{{In: fsm.Start{}}, {In: fsm.Connect{}}, {In: fsm.Start{}}}
+	for _, c := range []struct {
+		name string
+		mode int
+		want error
+	}{
+		{"too few responses", modeBatchShort, ErrBadValue},
+		{"broken framing", modeBatchBroken, ErrTruncated},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := h.NewEngine(ctx, fsm.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close(ctx)
+			setMode(t, e, c.mode)
+			var got []error
+			e.StepBatch(ins, func(i int, effs []fsm.Effect, err error) {
+				if i == 0 && (len(effs) != 2 || !errors.Is(err, c.want)) {
+					t.Errorf("first input: %v %v", effs, err)
+				}
+				got = append(got, err)
+			})
+			if len(got) != 3 || !errors.Is(got[1], fsm.ErrClosed) || got[2] != nil && !errors.Is(got[2], fsm.ErrClosed) {
+				t.Fatalf("answers %v", got)
+			}
+			if e.State() != fsm.StateClosed || !errors.Is(e.Err(), c.want) {
+				t.Fatalf("state %v err %v", e.State(), e.Err())
+			}
+		})
+	}
+	// A good batch through the same guest answers every input.
+	e, err := h.NewEngine(ctx, fsm.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	n := 0
+	e.StepBatch(ins, func(i int, effs []fsm.Effect, err error) {
+		if i != n || err != nil || len(effs) != 2 {
+			t.Fatalf("input %d: %v %v", i, effs, err)
+		}
+		n++
+	})
+	if n != len(ins) {
+		t.Fatalf("%d answers", n)
 	}
 }

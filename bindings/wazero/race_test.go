@@ -1,5 +1,5 @@
 //go:build race
 
-package wazerohost
+package wazero
 
 const raceEnabled = true

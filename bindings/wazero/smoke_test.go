@@ -1,4 +1,4 @@
-package wazerohost
+package wazero
 
 import (
 	"context"

@@ -6,8 +6,8 @@ import (
 
 // Version is the ABI version the guest reports from ExportVersion. The host
 // refuses a module with another version. Bump it on any change to the
-// exports or the encodings.
-const Version = 3
+// exports or the encodings. Version 4 added ExportStepBatch.
+const Version = 4
 
 // Names of the guest's exports. The module imports nothing of its own: only
 // the wasi_snapshot_preview1 functions the Go runtime uses.
@@ -27,6 +27,10 @@ const (
 	// ExportStep: (ptr i32, len i32) -> i64, feeds one encoded input (see
 	// AppendInput) and returns the encoded step result (see AppendStep).
 	ExportStep = "kalam_step"
+	// ExportStepBatch: (ptr i32, len i32) -> i64, feeds a batch of encoded
+	// inputs in one call (see AppendBatchItem) and returns every input's
+	// step result, each as ExportStep would have returned it.
+	ExportStepBatch = "kalam_step_batch"
 	// ExportView: () -> i64, the engine's state, namespace and subscriptions
 	// (see AppendView).
 	ExportView = "kalam_view"

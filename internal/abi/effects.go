@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/kalamgo/kalam/auth"
+	"github.com/kalamgo/kalam/auth/credential"
 	"github.com/kalamgo/kalam/fsm"
 	"github.com/kalamgo/kalam/transport/wire"
 )
@@ -29,7 +29,7 @@ const (
 )
 
 var (
-	numReasons     = int(auth.ReasonReconnect) + 1
+	numReasons     = int(credential.ReasonReconnect) + 1
 	numEventKinds  = int(fsm.EventEnded) + 1
 	numContinuity  = int(fsm.ContinuityBroken) + 1
 	minEffectBytes = 2 // a tag and at least one field byte
@@ -156,11 +156,11 @@ func (d *decoder) effect() fsm.Effect {
 	}
 	switch tag {
 	case effResolveCredentials:
-		return fsm.ResolveCredentials{Req: d.uvarint(), Reason: auth.Reason(d.enum(numReasons, "reason"))}
+		return fsm.ResolveCredentials{Req: d.uvarint(), Reason: credential.Reason(d.enum(numReasons, "reason"))}
 	case effDial:
 		return fsm.Dial{Epoch: d.uvarint()}
 	case effAuthenticate:
-		return fsm.Authenticate{Epoch: d.uvarint(), Token: auth.NewSecret(d.str())}
+		return fsm.Authenticate{Epoch: d.uvarint(), Token: credential.NewSecret(d.str())}
 	case effSend:
 		return fsm.Send{Epoch: d.uvarint(), Data: d.bytes()}
 	case effPing:
@@ -168,7 +168,7 @@ func (d *decoder) effect() fsm.Effect {
 	case effCloseSocket:
 		return fsm.CloseSocket{Epoch: d.uvarint(), Code: d.int(), Reason: d.str()}
 	case effHTTPQuery:
-		return fsm.HTTPQuery{ID: d.uvarint(), Token: auth.NewSecret(d.str()), Request: d.request()}
+		return fsm.HTTPQuery{ID: d.uvarint(), Token: credential.NewSecret(d.str()), Request: d.request()}
 	case effSetTimer:
 		return fsm.SetTimer{Timer: fsm.Timer(d.enum(numTimers, "timer")), At: time.Duration(d.varint()), Gen: d.uvarint()}
 	case effCancelTimer:

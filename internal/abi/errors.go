@@ -5,7 +5,7 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/kalamgo/kalam/auth"
+	"github.com/kalamgo/kalam/auth/credential"
 	"github.com/kalamgo/kalam/fsm"
 	"github.com/kalamgo/kalam/transport/wire"
 )
@@ -46,12 +46,12 @@ var sentinels = []struct {
 	{16, fsm.ErrSubscribeTimeout},
 	{17, fsm.ErrSubscriptionLimit},
 	{18, fsm.ErrGap},
-	{32, auth.ErrMalformedToken},
-	{33, auth.ErrTokenExpired},
-	{34, auth.ErrRejected},
-	{35, auth.ErrNoEndpoint},
-	{36, auth.ErrNoCredentials},
-	{37, auth.ErrNotRefreshable},
+	{32, credential.ErrMalformedToken},
+	{33, credential.ErrTokenExpired},
+	{34, credential.ErrRejected},
+	{35, credential.ErrNoEndpoint},
+	{36, credential.ErrNoCredentials},
+	{37, credential.ErrNotRefreshable},
 	{48, wire.ErrFrameTooLarge},
 	{49, wire.ErrUnknownType},
 	{64, context.Canceled},
@@ -132,7 +132,7 @@ func appendError(b []byte, err error, depth int) []byte {
 			b = appendString(b, e.Reason)
 			return appendError(b, e.Err, depth+1)
 		}
-	case *auth.MalformedTokenError:
+	case *credential.MalformedTokenError:
 		if e != nil {
 			b = append(b, errMalformedToken)
 			return appendString(b, e.Reason)
@@ -213,7 +213,7 @@ func (d *decoder) error() error {
 		e.Err = d.nested()
 		return e
 	case errMalformedToken:
-		return &auth.MalformedTokenError{Reason: d.str()}
+		return &credential.MalformedTokenError{Reason: d.str()}
 	case errOther:
 		e := &RemoteError{Msg: d.str()}
 		n := d.count(1)

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/kalamgo/kalam/auth"
+	"github.com/kalamgo/kalam/auth/credential"
 	"github.com/kalamgo/kalam/transport/wire"
 )
 
@@ -14,7 +14,7 @@ import (
 // appendCredentials writes what the engine needs of credentials. The
 // refresh token is left out on purpose: the engine never uses it (the
 // driver keeps it for the provider), so it never enters the guest.
-func appendCredentials(b []byte, c auth.Credentials) []byte {
+func appendCredentials(b []byte, c credential.Credentials) []byte {
 	b = appendString(b, c.AccessToken.Reveal())
 	b = appendVarint(b, int64(c.Lifetime))
 	b = appendString(b, c.User)
@@ -22,9 +22,9 @@ func appendCredentials(b []byte, c auth.Credentials) []byte {
 	return appendBool(b, c.Anonymous)
 }
 
-func (d *decoder) credentials() auth.Credentials {
-	return auth.Credentials{
-		AccessToken: auth.NewSecret(d.str()),
+func (d *decoder) credentials() credential.Credentials {
+	return credential.Credentials{
+		AccessToken: credential.NewSecret(d.str()),
 		Lifetime:    time.Duration(d.varint()),
 		User:        d.str(),
 		Role:        d.str(),

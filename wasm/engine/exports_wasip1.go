@@ -49,5 +49,14 @@ func kalamStep(ptr, n uint32) uint64 {
 	return pack(g.step(req))
 }
 
+//go:wasmexport kalam_step_batch
+func kalamStepBatch(ptr, n uint32) uint64 {
+	req, err := g.request(uintptr(ptr), n, addr(g.req))
+	if err != nil {
+		return pack(g.fail(err))
+	}
+	return pack(g.stepBatch(req))
+}
+
 //go:wasmexport kalam_view
 func kalamView() uint64 { return pack(g.view()) }

@@ -18,6 +18,7 @@ type guest struct {
 	idx    wire.FrameIndex // a frame's index, reused across steps
 	req    []byte          // the host writes requests here
 	resp   []byte          // the last response; valid until the next call
+	batch  []byte          // the last batch response; valid until the next call
 	broken string          // set after a panic: the engine's state is unknown
 }
 
@@ -70,11 +71,14 @@ func (g *guest) step(req []byte) (resp []byte) {
 	// does not keep a frame's bytes past the step, so a frame is decoded
 	// in place; other inputs' bytes (query parameters) may be kept, so
 	// they are decoded from a copy the engine can own.
-	now, in, err := abi.DecodeInputIndex(req, &g.idx)
+	// A frame is stepped as a concrete value, which spares an allocation
+	// (see abi.DecodeFrame).
+	now, frame, isFrame, err := abi.DecodeFrame(req, &g.idx)
 	if err != nil {
 		return g.fail(err.(*abi.Error))
 	}
-	if _, frame := in.(fsm.FrameReceived); !frame {
+	var in fsm.Input
+	if !isFrame {
 		if now, in, err = abi.DecodeInput(slices.Clone(req)); err != nil {
 			return g.fail(err.(*abi.Error))
 		}
@@ -85,13 +89,35 @@ func (g *guest) step(req []byte) (resp []byte) {
 			resp = g.fail(abi.Errorf(abi.CodeGuestPanic, g.broken))
 		}
 	}()
-	effs, cmdErr := g.eng.Step(now, in)
+	var effs []fsm.Effect
+	var cmdErr error
+	if isFrame {
+		effs, cmdErr = g.eng.Step(now, frame)
+	} else {
+		effs, cmdErr = g.eng.Step(now, in)
+	}
 	out, encErr := abi.AppendStep(g.resp[:0], cmdErr, g.eng.State(), effs)
 	if encErr != nil {
 		return g.fail(encErr.(*abi.Error))
 	}
 	g.resp = out
 	return g.resp
+}
+
+// stepBatch steps every request of a batch in order and returns their
+// responses, each exactly what step returned for it. A batch whose framing
+// is broken is refused whole, before any of it is stepped.
+func (g *guest) stepBatch(req []byte) []byte {
+	if err := abi.CheckBatch(req); err != nil {
+		return g.fail(err.(*abi.Error))
+	}
+	g.batch = append(g.batch[:0], byte(abi.CodeOK))
+	for rest := req; len(rest) > 0; {
+		var item []byte
+		item, rest, _ = abi.NextBatchItem(rest) // checked above
+		g.batch = abi.AppendBatchItem(g.batch, g.step(item))
+	}
+	return g.batch
 }
 
 // view reports the engine's state, namespace and subscriptions.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 	"time"
@@ -57,5 +58,47 @@ func TestGuestLifecycle(t *testing.T) {
 	v, verr := abi.DecodeView(g.view())
 	if verr != nil || v.State != fsm.StateAuthed || v.Namespace != "app" {
 		t.Fatalf("view: %+v %v", v, verr)
+	}
+}
+
+// A batch answers each request with the bytes step gives it alone, and a
+// batch whose framing is broken is refused before any of it is stepped.
+func TestGuestBatch(t *testing.T) {
+	var one, many guest
+	cfg := abi.AppendConfig(nil, fsm.Config{Namespace: "app"})
+	for _, g := range []*guest{&one, &many} {
+		if err := abi.DecodeStatus(g.init(cfg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ins := []fsm.Input{
+		fsm.SetCredentials{Credentials: auth.Credentials{AccessToken: auth.NewSecret("t"), Lifetime: time.Hour}},
+		fsm.Subscribe{ID: "", SQL: "x"}, // refused
+		fsm.Connect{},
+		fsm.Dialed{Epoch: 1},
+	}
+	var batch, want []byte
+	want = append(want, byte(abi.CodeOK))
+	for i, in := range ins {
+		req, _ := abi.AppendInput(nil, time.Duration(i)*time.Second, in)
+		batch = abi.AppendBatchItem(batch, req)
+		want = abi.AppendBatchItem(want, one.step(req))
+	}
+	batch = abi.AppendBatchItem(batch, []byte{0, 0xff}) // an unknown tag: refused alone
+	want = abi.AppendBatchItem(want, one.step([]byte{0, 0xff}))
+	if got := many.stepBatch(batch); !bytes.Equal(got, want) {
+		t.Fatalf("batch answered\n%x\none by one\n%x", got, want)
+	}
+	if got := many.stepBatch(nil); !bytes.Equal(got, []byte{byte(abi.CodeOK)}) {
+		t.Fatalf("empty batch: %x", got)
+	}
+	before := many.eng.State()
+	req, _ := abi.AppendInput(nil, 9*time.Second, fsm.Disconnect{})
+	broken := append(abi.AppendBatchItem(nil, req), 0x05, 0x01) // the second item claims 5 bytes, has 1
+	if err := abi.DecodeStatus(many.stepBatch(broken)); !errors.Is(err, abi.ErrTruncated) {
+		t.Fatalf("broken batch: %v", err)
+	}
+	if many.eng.State() != before {
+		t.Fatal("a refused batch was partly stepped")
 	}
 }

@@ -25,6 +25,8 @@ const (
 	modeNoBuffer
 	modeBufferOutOfRange
 	modeBadEnum
+	modeBatchShort       // a batch answered with fewer responses than requests
+	modeBatchBroken      // a batch response whose framing runs past its end
 	modeWrongVersion = 1 // with startMode "x"
 )
 
@@ -103,6 +105,26 @@ func step(ptr, n uint32) uint64 {
 		}
 	}
 	return out(good)
+}
+
+//go:wasmexport kalam_step_batch
+func stepBatch(ptr, n uint32) uint64 {
+	switch mode {
+	case modeBatchShort:
+		return out([]byte{0})
+	case modeBatchBroken:
+		return out([]byte{0, 9, 1})
+	}
+	items := []byte{0}
+	for rest := req[:n]; len(rest) > 0; {
+		var err error
+		if _, rest, err = abi.NextBatchItem(rest); err != nil {
+			return out(abi.AppendStatus(nil, err.(*abi.Error)))
+		}
+		step(ptr, n) // leaves its response in resp
+		items = abi.AppendBatchItem(items, resp)
+	}
+	return out(items)
 }
 
 func main() {}

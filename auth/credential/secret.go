@@ -1,9 +1,6 @@
-package auth
+package credential
 
-import (
-	"fmt"
-	"log/slog"
-)
+import "fmt"
 
 // Redacted is what every formatting path prints instead of a secret.
 const Redacted = "[REDACTED]"
@@ -68,9 +65,6 @@ func (s Secret) Format(f fmt.State, verb rune) {
 	}
 	_, _ = f.Write([]byte(s.String()))
 }
-
-// LogValue implements slog.LogValuer.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // MarshalJSON writes the redacted form; a Secret is never serialized.
 func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() + `"`), nil }
