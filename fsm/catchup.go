@@ -12,13 +12,16 @@ import (
 // the engine has reason to think the server dropped something, it
 // resubscribes from the last _seq it delivered; the replay brings every
 // insert and update after that position, and what the engine already
-// delivered is filtered out as before. A replay that brought rows is
-// followed by another round (with a growing delay, at most CatchUpRounds
-// times), because it may itself have coincided with drops; a replay that
-// brings nothing ends the episode.
+// delivered is filtered out as before. A catch-up replay that brought rows
+// is followed by another round (with a growing delay, at most
+// CatchUpRounds times), because it may itself have coincided with drops; a
+// replay that brings nothing ends the episode.
+//
+// A resume after a pause or a reconnect is itself a replay from the last
+// delivered _seq; it is watched like any load (its flush, the lag of what
+// follows) but not repeated when it brings rows: the outage explains them.
 //
 // The signs that the server may have dropped changes:
-//   - a pause or a reconnect (the resume is itself a replay);
 //   - a load whose flush of buffered changes reached LoadBuffer: the
 //     changes committed before the last batch arrived are counted;
 //   - congestion: each _seq is a Snowflake carrying its commit time, so a
@@ -111,7 +114,9 @@ func (e *Engine) onLoaded(s *sub) {
 	case s.suspect:
 		s.suspect = false
 		e.scheduleCatchUp(s)
-	case found && s.round < e.cfg.CatchUpRounds:
+	case found && s.round > 0 && s.round <= e.cfg.CatchUpRounds:
+		// A catch-up round found rows the server had dropped: another
+		// one, in case the replay coincided with more drops.
 		e.scheduleCatchUp(s)
 	default:
 		s.round = 0
@@ -327,7 +332,7 @@ func (e *Engine) catchUp(s *sub) {
 // scheduleCatchUp plans the next round of s after a delay that grows with
 // the rounds of the episode.
 func (e *Engine) scheduleCatchUp(s *sub) {
-	s.due = e.now + e.catchUpDelay(s.round)
+	s.due = e.now + e.catchUpDelay(max(s.round-1, 0))
 	e.armCatchUp()
 }
 

@@ -79,7 +79,8 @@ type Config struct {
 	// last batch that reaches it starts a catch-up. Zero means 1,024.
 	LoadBuffer int `json:"loadBuffer,omitempty"`
 	// CatchUpRounds bounds the rounds that follow a catch-up replay that
-	// brought rows. Zero means 4; negative means none.
+	// brought rows (a replay that brings none ends the catch-up). Zero
+	// means 4; negative means none.
 	CatchUpRounds int `json:"catchUpRounds,omitempty"`
 	// CatchUpDelay is the delay before a follow-up round, doubled per
 	// round up to BackoffMax. Zero means 200 ms.
