@@ -97,6 +97,7 @@ prints "export" lines to paste into another shell.`,
 	// package, plug in here: one line each, then they join the command.
 	goFlags := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addLimitFlags(goFlags, &cfg)
+	addCORSFlags(goFlags, &cfg)
 	// addSecurityFlags(goFlags, &cfg)
 	f.AddGoFlagSet(goFlags)
 	return cmd
