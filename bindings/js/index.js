@@ -1,4 +1,5 @@
-// kalam — the Go KalamDB client compiled to WebAssembly, for browsers.
+// kalam — the Go KalamDB client compiled to WebAssembly, for browsers (and
+// Node, through index.node.js).
 //
 // The Go side (wasm/browser) does the work: credentials, the lifecycle,
 // the WebSocket, reconnects and resumes. This module loads it and gives it
@@ -45,23 +46,49 @@ async function instantiate({ wasm } = {}) {
   return api;
 }
 
+// What the host adds where the web platform falls short: index.node.js
+// sets readFile so that a file: URL (the module's own location under Node)
+// is read from disk. Not part of the API.
+export const _platform = { readFile: null };
+
+const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
+
+function wasmBytes(buf, where) {
+  const u8 = buf instanceof ArrayBuffer ? new Uint8Array(buf) : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (u8.length < 4 || WASM_MAGIC.some((b, i) => u8[i] !== b)) {
+    const head = Array.from(u8.subarray(0, 16), (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+    throw new Error(`kalam: ${where} is not kalam.wasm (it starts with "${head}"): ` +
+      'the server or bundler answered something else there; serve the package\'s kalam.wasm at that URL ' +
+      'or pass its URL or bytes as the wasm option');
+  }
+  return u8;
+}
+
 async function instantiateFrom(source, imports) {
   if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
-    return WebAssembly.instantiate(source, imports);
+    return WebAssembly.instantiate(wasmBytes(source, 'the wasm option'), imports);
   }
   let response = source;
   if (typeof source === 'string' || source instanceof URL) {
-    response = fetch(source);
+    const url = new URL(source, globalThis.location?.href);
+    if (url.protocol === 'file:') {
+      if (!_platform.readFile) {
+        throw new Error(`kalam: cannot read ${url.href} here: under Node import the package by name (its "node" export reads from disk), or pass the bytes as the wasm option`);
+      }
+      return WebAssembly.instantiate(wasmBytes(await _platform.readFile(url), url.href), imports);
+    }
+    response = fetch(url);
   }
   response = await response;
+  const where = response.url || 'the wasm option';
   if (!response.ok) {
-    throw new Error(`kalam: fetching the WebAssembly module failed with HTTP ${response.status}`);
+    throw new Error(`kalam: fetching ${where} failed with HTTP ${response.status}`);
   }
   if (typeof WebAssembly.instantiateStreaming === 'function' &&
-      (response.headers.get('content-type') || '').startsWith('application/wasm')) {
+      (response.headers.get('content-type') || '').split(';')[0].trim() === 'application/wasm') {
     return WebAssembly.instantiateStreaming(response, imports);
   }
-  return WebAssembly.instantiate(await response.arrayBuffer(), imports);
+  return WebAssembly.instantiate(wasmBytes(await response.arrayBuffer(), where), imports);
 }
 
 /** The lifecycle as a Mermaid state diagram. */
