@@ -56,6 +56,7 @@ type Client struct {
 	followups []fsm.Input
 	closeOnce sync.Once
 	draining  atomic.Bool
+	drainBy   atomic.Int64 // the running Drain's deadline (Unix ns): bounds its closing handshake
 }
 
 type pendingQuery struct {
@@ -631,6 +632,7 @@ func (c *Client) Drain(ctx context.Context) (DrainOutcome, error) {
 		deadline = time.Until(d)
 	}
 	wait := make(chan DrainOutcome, 1)
+	c.drainBy.Store(time.Now().Add(deadline).UnixNano())
 	c.draining.Store(true)
 	err := c.do(ctx, fsm.Drain{Deadline: c.now() + deadline}, func() {
 		if c.drainDone != nil {

@@ -241,6 +241,12 @@ export class Result {
   }
 }
 
+// A subscription that drain() ended has ended as asked, not failed: its
+// iterator finishes and done resolves.
+function endedByDrain(err) {
+  return err != null && err.code === 'DRAINING';
+}
+
 export class Subscription {
   #handle = null;
   // Batches Go pushed that no reader has taken yet, in order: {json} or
@@ -280,6 +286,7 @@ export class Subscription {
   // the subscription failed, or () when it ended. Returns true to make Go
   // hold further batches until want().
   #deliver = (json, err) => {
+    if (endedByDrain(err)) err = undefined;
     const item = err ? { err } : (json == null ? { end: true } : { json });
     if (item.json === undefined) this.#release();
     const w = this.#waiter;
@@ -346,6 +353,7 @@ export class Subscription {
       let stopped = false;
       const deliver = (json, err) => {
         if (stopped) return true;
+        if (endedByDrain(err)) err = undefined;
         if (err || json == null) {
           stopped = true;
           this.#release();
