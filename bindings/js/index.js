@@ -143,7 +143,7 @@ export async function createClient(config = {}) {
   data.url = baseURL(config.url);
   const hooks = {
     onStateChange: config.onStateChange,
-    onConnection: config.onConnection,
+    onConnection: connectionHook(config),
     onError: config.onError,
   };
   const a = config.auth;
@@ -157,8 +157,47 @@ export async function createClient(config = {}) {
   return new Client(unwrap(api.create(JSON.stringify(data), hooks)));
 }
 
+// connectionHook fans the engine's connection events out to onConnection,
+// onConnect and onDisconnect, numbering reconnect tries: on a disconnect,
+// attempt is the number of the try that comes next (1 after a drop, 2
+// after that try failed, …); on a connect, the try that succeeded (1 for a
+// first connection). retryIn (ms) is passed on when the engine gives it.
+function connectionHook({ onConnection, onConnect, onDisconnect }) {
+  if (!onConnection && !onConnect && !onDisconnect) return undefined;
+  let tries = 0;
+  return (ev) => {
+    if (ev.connected) {
+      ev.attempt = Math.max(tries, 1);
+      tries = 0;
+    } else {
+      ev.attempt = ++tries;
+    }
+    onConnection?.(ev);
+    if (ev.connected) onConnect?.(ev); else onDisconnect?.(ev);
+  };
+}
+
+// checkPositions refuses a JS number where a 64-bit position goes: above
+// 2^53 a number has already lost digits, so only strings and BigInts pass.
+function checkPositions(options) {
+  for (const k of ['from']) {
+    const v = options?.[k];
+    if (v === undefined || v === null || typeof v === 'bigint') continue;
+    if (typeof v !== 'string' || !/^-?[0-9]+$/.test(v)) {
+      const err = new Error(`kalam: options.${k} must be a decimal string or a BigInt (a _seq, exact to 64 bits), not ${typeof v === 'number' ? 'a number' : JSON.stringify(v)}`);
+      err.name = 'KalamError';
+      err.code = 'INVALID_CONFIG';
+      throw err;
+    }
+  }
+}
+
 export class Client {
   #h;
+  // The live subscriptions and views this client started and that have not
+  // ended or been closed: subscriptions() lists them, unsubscribeAll()
+  // closes them.
+  #live = new Set();
 
   constructor(handle) { this.#h = handle; }
 
@@ -176,6 +215,16 @@ export class Client {
     return new Result(JSON.parse(json));
   }
 
+  /** The first row of the result, or null when there is none. */
+  async queryOne(sql, params) {
+    return (await this.query(sql, params)).rows[0] ?? null;
+  }
+
+  /** Every row of the result (of the first statement that returned columns). */
+  async queryAll(sql, params) {
+    return (await this.query(sql, params)).rows;
+  }
+
   async queryIn(namespace, sql, params) {
     const json = await this.#h.query(sql, params === undefined ? undefined : toJSON(params), namespace);
     return new Result(JSON.parse(json));
@@ -186,17 +235,54 @@ export class Client {
    * callback form (then sub.done settles when it ends).
    */
   live(sql, options = {}, onEvent) {
-    const sub = new Subscription(this.#h.live(sql, toJSON(options)));
+    checkPositions(options);
+    const sub = new Subscription(this.#h.live(sql, toJSON(options)), sql, () => this.#live.delete(sub));
+    this.#live.add(sub);
     if (typeof onEvent === 'function') sub._pump(onEvent);
     return sub;
   }
 
   /** Starts a materialized view; resolves once it is registered. */
   async liveRows(sql, options = {}, onChange) {
-    const view = new LiveRows(onChange);
+    const view = new LiveRows(onChange, sql, () => this.#live.delete(view));
     view._attach(await this.#h.liveRows(sql, toJSON(options), view._notify));
+    this.#live.add(view);
     return view;
   }
+
+  /**
+   * The live queries this client started that are still running: for each,
+   * its id, SQL, kind ("events" for live(), "rows" for liveRows()) and, for
+   * live(), its position (the last row's _seq, a decimal string, or null).
+   */
+  subscriptions() {
+    return Array.from(this.#live, (s) => ({
+      id: s.id ?? null,
+      sql: s.sql,
+      kind: s instanceof LiveRows ? 'rows' : 'events',
+      position: s instanceof Subscription ? s.position() : null,
+    }));
+  }
+
+  /** Closes every live query and view of this client; resolves once all are closed. */
+  async unsubscribeAll() {
+    const all = Array.from(this.#live);
+    await Promise.all(all.map((s) => s.close().catch(() => {})));
+  }
+
+  /**
+   * Gets credentials now instead of at first use: logs in with the
+   * configured user and password, or asks the auth provider. Rejects when
+   * none can be had (e.g. CREDENTIALS_REJECTED).
+   */
+  login() { return this.#h.freshAuth(); }
+
+  /**
+   * Replaces the access token now (with the refresh token when there is
+   * one, else by logging in or asking the provider again), without
+   * touching the socket or the subscriptions.
+   */
+  refreshToken() { return this.#h.freshAuth(); }
 
   setNamespace(namespace) { return this.#h.setNamespace(namespace); }
 
@@ -263,13 +349,17 @@ export class Subscription {
   #buf = [];
   #at = 0;
 
-  constructor(handlePromise) {
+  #forget;
+
+  constructor(handlePromise, sql, forget) {
+    this.sql = sql;
+    this.#forget = forget;
     /** Settles once the server has the subscription registered (or refused it). */
     this.ready = handlePromise.then((h) => {
       this.#handle = h;
       this.id = h.id;
     });
-    this.ready.catch(() => {}); // reported through next()/done as well
+    this.ready.catch(() => { this.#forget?.(); }); // reported through next()/done as well
     this.done = null;
   }
 
@@ -376,6 +466,7 @@ export class Subscription {
   // Once the subscription has ended or been closed, the Go side's functions
   // for it are released; what Go already pushed is still read from #queue.
   #release() {
+    this.#forget?.();
     const h = this.#handle;
     if (!h) return;
     this.#position = h.position() ?? this.#position;
@@ -409,7 +500,11 @@ export class LiveRows {
   // what the getters answer once the view is closed and its handle released
   #final = { length: 0, ready: false, resyncs: 0, error: null };
 
-  constructor(onChange) {
+  #forget;
+
+  constructor(onChange, sql, forget) {
+    this.sql = sql;
+    this.#forget = forget;
     if (typeof onChange === 'function') this.#listeners.add(onChange);
     // Called by the Go side with the whole row set after each change.
     this._notify = (json, ready, err) => {
@@ -462,6 +557,7 @@ export class LiveRows {
 
   /** Stops the view; its Go side is released once it has stopped. */
   close() {
+    this.#forget?.();
     this.#closed ??= (async () => {
       const h = this.#h;
       if (!h) return;

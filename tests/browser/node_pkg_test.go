@@ -119,10 +119,14 @@ type nodeCheck struct {
 }
 
 func startNodeCheck(t *testing.T, node, dir, url string, flags []string) *nodeCheck {
+	return startNodeScript(t, node, dir, "node-check.mjs", url, flags)
+}
+
+func startNodeScript(t *testing.T, node, dir, script, url string, flags []string) *nodeCheck {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	args := append(slices.Clone(flags), filepath.Join(dir, "node-check.mjs"))
+	args := append(slices.Clone(flags), filepath.Join(dir, script))
 	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "KALAM_URL="+url, "KALAM_USER=alice", "KALAM_PASSWORD="+alicePassword, "NODE_OPTIONS=")

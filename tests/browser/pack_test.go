@@ -73,7 +73,7 @@ func installApp(npm, wasmPath, wasmExec string) error {
 
 	app.dir = filepath.Join(build.dir, "app")
 	src := filepath.Join("testdata", "bundlers")
-	if err := copyFiles(src, app.dir, []string{"package.json", "package-lock.json", "index.html", "main.js", "webpack.build.mjs", "node-check.mjs"}); err != nil {
+	if err := copyFiles(src, app.dir, []string{"package.json", "package-lock.json", "index.html", "main.js", "webpack.build.mjs", "node-check.mjs", "node-api.mjs"}); err != nil {
 		return err
 	}
 	cmd = exec.Command(npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
