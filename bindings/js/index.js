@@ -32,8 +32,9 @@ async function instantiate({ wasm } = {}) {
   }
   const go = new globalThis.Go();
   const ready = new Promise((resolve) => { globalThis.__kalamgoReady = resolve; });
-  const source = wasm ?? new URL('./kalam.wasm', import.meta.url);
-  const { instance } = await instantiateFrom(source, go.importObject);
+  const { instance } = await (wasm !== undefined
+    ? instantiateFrom(wasm, go.importObject)
+    : instantiateDefault(go.importObject));
   go.run(instance).then(
     () => console.error('kalam: the WebAssembly module exited'),
     (err) => console.error('kalam: the WebAssembly module crashed', err),
@@ -62,6 +63,20 @@ function wasmBytes(buf, where) {
       'or pass its URL or bytes as the wasm option');
   }
   return u8;
+}
+
+// The module next to this file. Vite's dev server runs this file from its
+// dependency cache (node_modules/.vite/deps/), away from kalam.wasm, and
+// answers that URL with its index.html; there the package's own copy, two
+// directories up under node_modules, is tried next.
+async function instantiateDefault(imports) {
+  try {
+    return await instantiateFrom(new URL('./kalam.wasm', import.meta.url), imports);
+  } catch (err) {
+    if (!/\/\.vite\/deps\//.test(import.meta.url)) throw err;
+    const own = ['..', '..', '@kalamgo', 'kalam', 'kalam.wasm'].join('/');
+    return instantiateFrom(new URL(own, import.meta.url), imports);
+  }
 }
 
 async function instantiateFrom(source, imports) {

@@ -2,12 +2,14 @@ package browser
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +83,51 @@ func TestBrowserBundlers(t *testing.T) {
 				t.Fatalf("%s app saw %v", b.name, res)
 			}
 		})
+	}
+}
+
+// TestBrowserViteDevServer loads the same app from Vite's dev server, which
+// pre-bundles the package into its dependency cache, away from kalam.wasm,
+// with no configuration.
+func TestBrowserViteDevServer(t *testing.T) {
+	node, _ := npmTool(t)
+	dir := packedApp(t)
+	w := newWorld(t, kalamtest.Config{HeartbeatInterval: 50 * time.Millisecond})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	os.RemoveAll(filepath.Join(dir, "node_modules", ".vite")) // a cold cache, as on a first run
+	cmd := exec.Command(node, "node_modules/vite/bin/vite.js", "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--strictPort")
+	cmd.Dir = dir
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if resp, err := http.Get(base + "/"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("vite dev server did not answer within 30 s:\n%s", log.String())
+		}
+		time.Sleep(100 * time.Millisecond) // polling for the server to listen, not an assertion
+	}
+	tab := newTab(t)
+	tab.navigate(base + "/")
+	res := eval[map[string]any](tab, fmt.Sprintf(`window.check(%q, "alice", %q, 200)`, w.srv.URL, alicePassword))
+	if res["error"] != nil || fmt.Sprint(res["seen"]) != "[200]" {
+		t.Fatalf("app on vite's dev server: %v\n%s", res, log.String())
 	}
 }
 
