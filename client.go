@@ -54,9 +54,9 @@ type Client struct {
 	drainWait []chan DrainOutcome
 	drainDone *DrainOutcome
 	followups []fsm.Input
+	drainBy   atomic.Int64 // the running Drain's deadline (Unix ns): bounds its closing handshake
 	closeOnce sync.Once
 	draining  atomic.Bool
-	drainBy   atomic.Int64 // the running Drain's deadline (Unix ns): bounds its closing handshake
 }
 
 type pendingQuery struct {
@@ -632,8 +632,8 @@ func (c *Client) Drain(ctx context.Context) (DrainOutcome, error) {
 		deadline = time.Until(d)
 	}
 	wait := make(chan DrainOutcome, 1)
-	c.drainBy.Store(time.Now().Add(deadline).UnixNano())
 	c.draining.Store(true)
+	c.drainBy.Store(time.Now().Add(deadline).UnixNano())
 	err := c.do(ctx, fsm.Drain{Deadline: c.now() + deadline}, func() {
 		if c.drainDone != nil {
 			wait <- *c.drainDone

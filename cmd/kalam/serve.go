@@ -96,8 +96,8 @@ prints "export" lines to paste into another shell.`,
 	// Flags of other parts of the server, on the standard library's flag
 	// package, plug in here: one line each, then they join the command.
 	goFlags := flag.NewFlagSet("serve", flag.ContinueOnError)
-	addLimitFlags(goFlags, &cfg)
 	addCORSFlags(goFlags, &cfg)
+	addLimitFlags(goFlags, &cfg)
 	// addSecurityFlags(goFlags, &cfg)
 	f.AddGoFlagSet(goFlags)
 	return cmd
