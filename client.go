@@ -54,6 +54,7 @@ type Client struct {
 	drainWait []chan DrainOutcome
 	drainDone *DrainOutcome
 	followups []fsm.Input
+	drainBy   atomic.Int64 // the running Drain's deadline (Unix ns): bounds its closing handshake
 	closeOnce sync.Once
 	draining  atomic.Bool
 
@@ -645,6 +646,7 @@ func (c *Client) Drain(ctx context.Context) (DrainOutcome, error) {
 	c.drainConsumers(ctx) // consumer.go: commit what was processed while requests are still accepted
 	wait := make(chan DrainOutcome, 1)
 	c.draining.Store(true)
+	c.drainBy.Store(time.Now().Add(deadline).UnixNano())
 	err := c.do(ctx, fsm.Drain{Deadline: c.now() + deadline}, func() {
 		if c.drainDone != nil {
 			wait <- *c.drainDone

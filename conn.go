@@ -169,6 +169,12 @@ func (c *Client) closeSocket(epoch uint64, code int, reason string, now bool) {
 	}
 	c.goIO(func() {
 		defer cn.cancel()
+		// A drain ends by its deadline: a handshake the peer leaves
+		// unanswered is cut there.
+		if by := c.drainBy.Load(); by != 0 {
+			cut := time.AfterFunc(time.Until(time.Unix(0, by)), ws.closeNow)
+			defer cut.Stop()
+		}
 		_ = ws.close(code, reason)
 	})
 }

@@ -148,6 +148,11 @@ type Config struct {
 	// build. Zero means 32 MiB; negative means SQLite's own limit (1 GB).
 	MaxValueBytes int `json:"max_value_bytes,omitempty"`
 
+	// CORSOrigins are the browser origins (scheme://host[:port]) allowed to
+	// call the API. Empty means any origin, KalamDB's default; "*" too.
+	// See cors.go.
+	CORSOrigins []string `json:"cors_origins,omitempty"`
+
 	// Logger receives the server's log records. Nil means they are
 	// discarded. Tokens and passwords are never logged.
 	Logger *slog.Logger `json:"-"`
@@ -220,6 +225,9 @@ var validRoles = map[string]bool{"user": true, "service": true, "dba": true, "sy
 func (c Config) withDefaults() (Config, error) {
 	if c.Addr == "" {
 		c.Addr = DefaultAddr
+	}
+	if err := checkCORSOrigins(c.CORSOrigins); err != nil {
+		return c, err
 	}
 	if c.RequireSetup && c.RootPassword != "" {
 		return c, &ConfigError{Field: "RootPassword", Reason: "must be empty when RequireSetup is set"}

@@ -99,7 +99,7 @@ func Start(cfg Config) (*Server, error) {
 	s.addr = ln.Addr().String()
 	s.URL = "http://" + s.addr
 	s.http = &http.Server{
-		Handler:           s.routes(),
+		Handler:           s.cors(s.routes()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}

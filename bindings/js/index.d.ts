@@ -1,4 +1,11 @@
-// Type declarations for the kalam browser client (bindings/js/index.js).
+// Type declarations for the kalam client (bindings/js/index.js, and
+// index.node.js under Node).
+//
+// 64-bit positions are exact: every _seq, seq and from the client gives is a
+// decimal string (as KalamDB writes them), never a number, which would lose
+// digits above 2^53. Where a position goes in (LiveOptions.from), a string
+// or a BigInt is accepted and a number is refused with INVALID_CONFIG.
+// Compare positions with BigInt(a) < BigInt(b), not as strings.
 
 /** A lifecycle state; see lifecycleDiagram(). */
 export type State =
@@ -28,10 +35,23 @@ export interface Transition { from: State; to: State; trigger: string }
 
 export interface ConnectionEvent {
   connected: boolean;
+  /** The close code when the socket ended (0 when it never opened). */
   code: number;
+  /** Why the socket ended: the close reason, or the error's message. */
   reason: string;
   recoverable: boolean;
   error?: KalamError;
+  /**
+   * Reconnect tries: on a disconnect, the number of the try that comes next
+   * (1 after a drop, 2 once that try failed too, …); on a connect, the try
+   * that succeeded (1 for a first connection).
+   */
+  attempt: number;
+  /**
+   * How long (ms) until the next try, when the engine reports it with the
+   * event; undefined otherwise (the Backoff state change tells it too).
+   */
+  retryIn?: number;
 }
 
 export interface ClientConfig {
@@ -70,6 +90,10 @@ export interface ClientConfig {
   wasm?: LoadOptions['wasm'];
   onStateChange?: (t: Transition) => void;
   onConnection?: (ev: ConnectionEvent) => void;
+  /** A socket is open and authenticated (onConnection with connected: true). */
+  onConnect?: (ev: ConnectionEvent) => void;
+  /** A socket ended or failed to open (onConnection with connected: false). */
+  onDisconnect?: (ev: ConnectionEvent) => void;
   onError?: (err: KalamError, recoverable: boolean) => void;
 }
 
@@ -156,8 +180,8 @@ export interface LiveEvent {
 export interface LiveOptions {
   batchSize?: number;
   lastRows?: number;
-  /** Start after this _seq (decimal string). */
-  from?: string;
+  /** Start after this _seq: a decimal string or a BigInt, never a number. */
+  from?: string | bigint;
   noSnapshot?: boolean;
   wait?: boolean;
   id?: string;
@@ -166,10 +190,13 @@ export interface LiveOptions {
 export class Subscription implements AsyncIterable<LiveEvent> {
   /** The subscription id on the wire, once ready. */
   id?: string;
+  /** The SQL it runs. */
+  readonly sql: string;
   /** Settles once the subscription is registered, or rejects (e.g. NO_NAMESPACE). */
   readonly ready: Promise<void>;
   /** Callback form only: settles when the subscription ends. */
   readonly done: Promise<void> | null;
+  /** The _seq of the last row delivered (decimal string), or null. */
   position(): string | null;
   /**
    * The next batch of events (every event buffered at that moment), or null
@@ -186,6 +213,7 @@ export class Subscription implements AsyncIterable<LiveEvent> {
 export interface RowsOptions { key?: string[]; batchSize?: number; limit?: number }
 
 export class LiveRows {
+  readonly sql: string;
   /** The rows, oldest _seq first (a fresh array after each change). */
   readonly rows: Row[];
   readonly length: number;
@@ -207,6 +235,16 @@ export interface DrainOutcome {
   subscriptions: number;
 }
 
+export interface SubscriptionInfo {
+  /** The wire id (null for a view, or before the server registered it). */
+  id: string | null;
+  sql: string;
+  /** "events": live(); "rows": liveRows(). */
+  kind: 'events' | 'rows';
+  /** live(): the last row's _seq (decimal string) or null; null for views. */
+  position: string | null;
+}
+
 export interface LifecycleStats { online: number; offline: number; wakes: number; lastHiddenMs: number }
 
 export class Client {
@@ -214,6 +252,10 @@ export class Client {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   query(sql: string, params?: unknown[]): Promise<Result>;
+  /** The first row of the result, or null when there is none. */
+  queryOne(sql: string, params?: unknown[]): Promise<Row | null>;
+  /** Every row of the result (of the first statement that returned columns). */
+  queryAll(sql: string, params?: unknown[]): Promise<Row[]>;
   queryIn(namespace: string, sql: string, params?: unknown[]): Promise<Result>;
   /**
    * Starts a live query: iterate it with for await (or nextBatch), or pass
@@ -225,6 +267,14 @@ export class Client {
   liveRows(sql: string, options?: RowsOptions, onChange?: (view: LiveRows) => void): Promise<LiveRows>;
   setNamespace(namespace: string): Promise<void>;
   namespace(): Promise<string>;
+  /** The live queries and views this client started that are still running. */
+  subscriptions(): SubscriptionInfo[];
+  /** Closes every live query and view of this client. */
+  unsubscribeAll(): Promise<void>;
+  /** Gets credentials now (logs in, or asks the provider) instead of at first use. */
+  login(): Promise<void>;
+  /** Replaces the access token now, without touching the socket or the subscriptions. */
+  refreshToken(): Promise<void>;
   updateAuth(creds: Tokens): Promise<void>;
   freshAuth(): Promise<void>;
   networkChanged(online: boolean): Promise<void>;

@@ -1,4 +1,5 @@
-// kalam — the Go KalamDB client compiled to WebAssembly, for browsers.
+// kalam — the Go KalamDB client compiled to WebAssembly, for browsers (and
+// Node, through index.node.js).
 //
 // The Go side (wasm/browser) does the work: credentials, the lifecycle,
 // the WebSocket, reconnects and resumes. This module loads it and gives it
@@ -31,8 +32,9 @@ async function instantiate({ wasm } = {}) {
   }
   const go = new globalThis.Go();
   const ready = new Promise((resolve) => { globalThis.__kalamgoReady = resolve; });
-  const source = wasm ?? new URL('./kalam.wasm', import.meta.url);
-  const { instance } = await instantiateFrom(source, go.importObject);
+  const { instance } = await (wasm !== undefined
+    ? instantiateFrom(wasm, go.importObject)
+    : instantiateDefault(go.importObject));
   go.run(instance).then(
     () => console.error('kalam: the WebAssembly module exited'),
     (err) => console.error('kalam: the WebAssembly module crashed', err),
@@ -45,23 +47,63 @@ async function instantiate({ wasm } = {}) {
   return api;
 }
 
+// What the host adds where the web platform falls short: index.node.js
+// sets readFile so that a file: URL (the module's own location under Node)
+// is read from disk. Not part of the API.
+export const _platform = { readFile: null };
+
+const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
+
+function wasmBytes(buf, where) {
+  const u8 = buf instanceof ArrayBuffer ? new Uint8Array(buf) : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (u8.length < 4 || WASM_MAGIC.some((b, i) => u8[i] !== b)) {
+    const head = Array.from(u8.subarray(0, 16), (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+    throw new Error(`kalam: ${where} is not kalam.wasm (it starts with "${head}"): ` +
+      'the server or bundler answered something else there; serve the package\'s kalam.wasm at that URL ' +
+      'or pass its URL or bytes as the wasm option');
+  }
+  return u8;
+}
+
+// The module next to this file. Vite's dev server runs this file from its
+// dependency cache (node_modules/.vite/deps/), away from kalam.wasm, and
+// answers that URL with its index.html; there the package's own copy, two
+// directories up under node_modules, is tried next.
+async function instantiateDefault(imports) {
+  try {
+    return await instantiateFrom(new URL('./kalam.wasm', import.meta.url), imports);
+  } catch (err) {
+    if (!/\/\.vite\/deps\//.test(import.meta.url)) throw err;
+    const own = ['..', '..', '@kalamgo', 'kalam', 'kalam.wasm'].join('/');
+    return instantiateFrom(new URL(own, import.meta.url), imports);
+  }
+}
+
 async function instantiateFrom(source, imports) {
   if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
-    return WebAssembly.instantiate(source, imports);
+    return WebAssembly.instantiate(wasmBytes(source, 'the wasm option'), imports);
   }
   let response = source;
   if (typeof source === 'string' || source instanceof URL) {
-    response = fetch(source);
+    const url = new URL(source, globalThis.location?.href);
+    if (url.protocol === 'file:') {
+      if (!_platform.readFile) {
+        throw new Error(`kalam: cannot read ${url.href} here: under Node import the package by name (its "node" export reads from disk), or pass the bytes as the wasm option`);
+      }
+      return WebAssembly.instantiate(wasmBytes(await _platform.readFile(url), url.href), imports);
+    }
+    response = fetch(url);
   }
   response = await response;
+  const where = response.url || 'the wasm option';
   if (!response.ok) {
-    throw new Error(`kalam: fetching the WebAssembly module failed with HTTP ${response.status}`);
+    throw new Error(`kalam: fetching ${where} failed with HTTP ${response.status}`);
   }
   if (typeof WebAssembly.instantiateStreaming === 'function' &&
-      (response.headers.get('content-type') || '').startsWith('application/wasm')) {
+      (response.headers.get('content-type') || '').split(';')[0].trim() === 'application/wasm') {
     return WebAssembly.instantiateStreaming(response, imports);
   }
-  return WebAssembly.instantiate(await response.arrayBuffer(), imports);
+  return WebAssembly.instantiate(wasmBytes(await response.arrayBuffer(), where), imports);
 }
 
 /** The lifecycle as a Mermaid state diagram. */
@@ -116,7 +158,7 @@ export async function createClient(config = {}) {
   data.url = baseURL(config.url);
   const hooks = {
     onStateChange: config.onStateChange,
-    onConnection: config.onConnection,
+    onConnection: connectionHook(config),
     onError: config.onError,
   };
   const a = config.auth;
@@ -130,8 +172,47 @@ export async function createClient(config = {}) {
   return new Client(unwrap(api.create(JSON.stringify(data), hooks)));
 }
 
+// connectionHook fans the engine's connection events out to onConnection,
+// onConnect and onDisconnect, numbering reconnect tries: on a disconnect,
+// attempt is the number of the try that comes next (1 after a drop, 2
+// after that try failed, …); on a connect, the try that succeeded (1 for a
+// first connection). retryIn (ms) is passed on when the engine gives it.
+function connectionHook({ onConnection, onConnect, onDisconnect }) {
+  if (!onConnection && !onConnect && !onDisconnect) return undefined;
+  let tries = 0;
+  return (ev) => {
+    if (ev.connected) {
+      ev.attempt = Math.max(tries, 1);
+      tries = 0;
+    } else {
+      ev.attempt = ++tries;
+    }
+    onConnection?.(ev);
+    if (ev.connected) onConnect?.(ev); else onDisconnect?.(ev);
+  };
+}
+
+// checkPositions refuses a JS number where a 64-bit position goes: above
+// 2^53 a number has already lost digits, so only strings and BigInts pass.
+function checkPositions(options) {
+  for (const k of ['from']) {
+    const v = options?.[k];
+    if (v === undefined || v === null || typeof v === 'bigint') continue;
+    if (typeof v !== 'string' || !/^-?[0-9]+$/.test(v)) {
+      const err = new Error(`kalam: options.${k} must be a decimal string or a BigInt (a _seq, exact to 64 bits), not ${typeof v === 'number' ? 'a number' : JSON.stringify(v)}`);
+      err.name = 'KalamError';
+      err.code = 'INVALID_CONFIG';
+      throw err;
+    }
+  }
+}
+
 export class Client {
   #h;
+  // The live subscriptions and views this client started and that have not
+  // ended or been closed: subscriptions() lists them, unsubscribeAll()
+  // closes them.
+  #live = new Set();
 
   constructor(handle) { this.#h = handle; }
 
@@ -149,6 +230,16 @@ export class Client {
     return new Result(JSON.parse(json));
   }
 
+  /** The first row of the result, or null when there is none. */
+  async queryOne(sql, params) {
+    return (await this.query(sql, params)).rows[0] ?? null;
+  }
+
+  /** Every row of the result (of the first statement that returned columns). */
+  async queryAll(sql, params) {
+    return (await this.query(sql, params)).rows;
+  }
+
   async queryIn(namespace, sql, params) {
     const json = await this.#h.query(sql, params === undefined ? undefined : toJSON(params), namespace);
     return new Result(JSON.parse(json));
@@ -159,17 +250,54 @@ export class Client {
    * callback form (then sub.done settles when it ends).
    */
   live(sql, options = {}, onEvent) {
-    const sub = new Subscription(this.#h.live(sql, toJSON(options)));
+    checkPositions(options);
+    const sub = new Subscription(this.#h.live(sql, toJSON(options)), sql, () => this.#live.delete(sub));
+    this.#live.add(sub);
     if (typeof onEvent === 'function') sub._pump(onEvent);
     return sub;
   }
 
   /** Starts a materialized view; resolves once it is registered. */
   async liveRows(sql, options = {}, onChange) {
-    const view = new LiveRows(onChange);
+    const view = new LiveRows(onChange, sql, () => this.#live.delete(view));
     view._attach(await this.#h.liveRows(sql, toJSON(options), view._notify));
+    this.#live.add(view);
     return view;
   }
+
+  /**
+   * The live queries this client started that are still running: for each,
+   * its id, SQL, kind ("events" for live(), "rows" for liveRows()) and, for
+   * live(), its position (the last row's _seq, a decimal string, or null).
+   */
+  subscriptions() {
+    return Array.from(this.#live, (s) => ({
+      id: s.id ?? null,
+      sql: s.sql,
+      kind: s instanceof LiveRows ? 'rows' : 'events',
+      position: s instanceof Subscription ? s.position() : null,
+    }));
+  }
+
+  /** Closes every live query and view of this client; resolves once all are closed. */
+  async unsubscribeAll() {
+    const all = Array.from(this.#live);
+    await Promise.all(all.map((s) => s.close().catch(() => {})));
+  }
+
+  /**
+   * Gets credentials now instead of at first use: logs in with the
+   * configured user and password, or asks the auth provider. Rejects when
+   * none can be had (e.g. CREDENTIALS_REJECTED).
+   */
+  login() { return this.#h.freshAuth(); }
+
+  /**
+   * Replaces the access token now (with the refresh token when there is
+   * one, else by logging in or asking the provider again), without
+   * touching the socket or the subscriptions.
+   */
+  refreshToken() { return this.#h.freshAuth(); }
 
   setNamespace(namespace) { return this.#h.setNamespace(namespace); }
 
@@ -214,6 +342,12 @@ export class Result {
   }
 }
 
+// A subscription that drain() ended has ended as asked, not failed: its
+// iterator finishes and done resolves.
+function endedByDrain(err) {
+  return err != null && err.code === 'DRAINING';
+}
+
 export class Subscription {
   #handle = null;
   // Batches Go pushed that no reader has taken yet, in order: {json} or
@@ -230,13 +364,17 @@ export class Subscription {
   #buf = [];
   #at = 0;
 
-  constructor(handlePromise) {
+  #forget;
+
+  constructor(handlePromise, sql, forget) {
+    this.sql = sql;
+    this.#forget = forget;
     /** Settles once the server has the subscription registered (or refused it). */
     this.ready = handlePromise.then((h) => {
       this.#handle = h;
       this.id = h.id;
     });
-    this.ready.catch(() => {}); // reported through next()/done as well
+    this.ready.catch(() => { this.#forget?.(); }); // reported through next()/done as well
     this.done = null;
   }
 
@@ -253,6 +391,7 @@ export class Subscription {
   // the subscription failed, or () when it ended. Returns true to make Go
   // hold further batches until want().
   #deliver = (json, err) => {
+    if (endedByDrain(err)) err = undefined;
     const item = err ? { err } : (json == null ? { end: true } : { json });
     if (item.json === undefined) this.#release();
     const w = this.#waiter;
@@ -319,6 +458,7 @@ export class Subscription {
       let stopped = false;
       const deliver = (json, err) => {
         if (stopped) return true;
+        if (endedByDrain(err)) err = undefined;
         if (err || json == null) {
           stopped = true;
           this.#release();
@@ -341,6 +481,7 @@ export class Subscription {
   // Once the subscription has ended or been closed, the Go side's functions
   // for it are released; what Go already pushed is still read from #queue.
   #release() {
+    this.#forget?.();
     const h = this.#handle;
     if (!h) return;
     this.#position = h.position() ?? this.#position;
@@ -374,7 +515,11 @@ export class LiveRows {
   // what the getters answer once the view is closed and its handle released
   #final = { length: 0, ready: false, resyncs: 0, error: null };
 
-  constructor(onChange) {
+  #forget;
+
+  constructor(onChange, sql, forget) {
+    this.sql = sql;
+    this.#forget = forget;
     if (typeof onChange === 'function') this.#listeners.add(onChange);
     // Called by the Go side with the whole row set after each change.
     this._notify = (json, ready, err) => {
@@ -427,6 +572,7 @@ export class LiveRows {
 
   /** Stops the view; its Go side is released once it has stopped. */
   close() {
+    this.#forget?.();
     this.#closed ??= (async () => {
       const h = this.#h;
       if (!h) return;

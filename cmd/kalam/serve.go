@@ -97,6 +97,7 @@ prints "export" lines to paste into another shell.`,
 	// Flags of other parts of the server, on the standard library's flag
 	// package, plug in here: one line each, then they join the command.
 	goFlags := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addCORSFlags(goFlags, &cfg)
 	addLimitFlags(goFlags, &cfg)
 	sec = addSecurityFlags(goFlags, &cfg)
 	f.AddGoFlagSet(goFlags)

@@ -54,7 +54,10 @@ func BenchmarkBrowserEvents(b *testing.B) {
 	// eventBuffer holds a whole pass, so that neither consumer is paused:
 	// the benchmark measures delivery, not flow control.
 	const eventsPerPass, rowsPerInsert, eventBuffer = 2000, 500, 4096
-	w := newWorld(b, kalamtest.Config{})
+	// KalamDB's outgoing queue (128 changes per connection) is off: a
+	// 500-row INSERT overflows it, and the changes it drops would never
+	// reach either consumer.
+	w := newWorld(b, kalamtest.Config{OutgoingQueue: -1})
 	tab := newTab(b)
 	tab.navigate(w.page.URL + "/")
 	tab.run(fmt.Sprintf(`T.start({user: "alice", password: %q, eventBuffer: %d})`, alicePassword, eventBuffer))

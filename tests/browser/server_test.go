@@ -94,7 +94,6 @@ type world struct {
 
 func newWorld(tb testing.TB, cfg kalamtest.Config) *world {
 	tb.Helper()
-	wasmPath, wasmExec := buildWasm(tb)
 	cfg.Users = append(cfg.Users, kalamtest.User{Name: "alice", Password: alicePassword, Role: "user"})
 	w := &world{srv: kalamtest.NewServer(tb, cfg)}
 	for _, sql := range []string{
@@ -119,8 +118,20 @@ func newWorld(tb testing.TB, cfg kalamtest.Config) *world {
 	rp.Transport = transport
 	tb.Cleanup(transport.CloseIdleConnections)
 
-	mux := http.NewServeMux()
+	mux := pageMux(tb)
 	mux.Handle("/v1/", rp)
+	w.page = httptest.NewServer(mux)
+	tb.Cleanup(w.page.Close)
+	return w
+}
+
+// pageMux serves the test pages, the harness and the client (index.js,
+// wasm_exec.js, kalam.wasm as application/wasm) from testdata and the
+// build, and nothing of the API.
+func pageMux(tb testing.TB) *http.ServeMux {
+	tb.Helper()
+	wasmPath, wasmExec := buildWasm(tb)
+	mux := http.NewServeMux()
 	mux.HandleFunc("/kalam/kalam.wasm", func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Type", "application/wasm")
 		http.ServeFile(rw, r, wasmPath)
@@ -151,9 +162,7 @@ func newWorld(tb testing.TB, cfg kalamtest.Config) *world {
 		}
 		http.ServeFile(rw, r, filepath.Join("testdata", name))
 	})
-	w.page = httptest.NewServer(mux)
-	tb.Cleanup(w.page.Close)
-	return w
+	return mux
 }
 
 // write runs sql as alice, straight on the server.
