@@ -3,7 +3,7 @@ package kalam
 import (
 	"errors"
 	"log/slog"
-	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -228,6 +228,8 @@ func isLoopback(host string) bool {
 	if strings.EqualFold(h, "localhost") {
 		return true
 	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	// net/netip, not net: net would link its resolver into the browser
+	// build. A zone ("::1%lo0") is refused, as net.ParseIP refuses it.
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.Zone() == "" && ip.IsLoopback()
 }

@@ -82,6 +82,7 @@ var heavyPackages = map[string]string{
 	"github.com/golang-jwt/jwt/v5": "auth reads claims with its light reader under js",
 	"crypto/rand":                  "its DRBG is large; seed jitter from math/rand/v2",
 	"compress/flate":               "the socket adapter inflates with DecompressionStream",
+	"net":                          "parse IP literals with net/netip; net links its resolver",
 }
 
 // TestBrowserBuildDependencies fails when a package the browser build
