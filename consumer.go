@@ -226,9 +226,24 @@ func (c *Client) Consumer(topic string, opts ConsumerOptions) (*Consumer, error)
 		k.bg.Add(1)
 		go k.autoCommit()
 	}
+	linkConsumers.Do(func() { consumerLinks.Store(&consumerHooks{run: runTopicCall, drain: drainAll}) })
 	c.consumers.Store(k, struct{}{})
 	return k, nil
 }
+
+// consumerHooks are the two ways the client's own code (its run loop and
+// Drain) reaches the consumer code. The first Client.Consumer call installs
+// them, so a program that never opens a consumer, such as the browser
+// build, does not link the consumer code (about 7 KB brotli there).
+type consumerHooks struct {
+	run   func(tc *topicCall, ctx context.Context, api *httpapi.Client, token auth.Secret) (*wire.SQLResponse, error)
+	drain func(c *Client, ctx context.Context) int
+}
+
+var (
+	linkConsumers sync.Once
+	consumerLinks atomic.Pointer[consumerHooks]
+)
 
 // Messages polls the topic and yields its messages in offset order until
 // the consumer is closed or drained (the iteration just ends), ctx ends, or
@@ -571,6 +586,13 @@ func (k *Consumer) halt() {
 // client's own drain refuses new requests, so that what was processed is
 // committed. It returns how many consumers it drained.
 func (c *Client) drainConsumers(ctx context.Context) int {
+	if h := consumerLinks.Load(); h != nil {
+		return h.drain(c, ctx)
+	}
+	return 0 // no consumer was ever opened
+}
+
+func drainAll(c *Client, ctx context.Context) int {
 	var ks []*Consumer
 	c.consumers.Range(func(k, _ any) bool {
 		ks = append(ks, k.(*Consumer))
@@ -630,6 +652,14 @@ type topicCall struct {
 
 // run performs the call; the engine sees an empty SQL success.
 func (tc *topicCall) run(ctx context.Context, api *httpapi.Client, token auth.Secret) (*wire.SQLResponse, error) {
+	h := consumerLinks.Load()
+	if h == nil { // not reached: a topic call comes from a consumer
+		return nil, errors.New("kalam: topic call without a consumer")
+	}
+	return h.run(tc, ctx, api, token)
+}
+
+func runTopicCall(tc *topicCall, ctx context.Context, api *httpapi.Client, token auth.Secret) (*wire.SQLResponse, error) {
 	if tc.consume != nil {
 		r, err := api.Consume(ctx, token, *tc.consume)
 		if err != nil {
