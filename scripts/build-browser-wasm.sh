@@ -7,14 +7,9 @@
 # smaller brotli-compressed (the build's budget is 1 MB) for a cost the
 # browser does not feel, since a browser client waits on the network and on
 # JavaScript calls, not on Go's call overhead. RATIONALE.md has the figures.
-# GOWASM=satconv,signext lets the compiler use WebAssembly's saturating
-# float-to-int and sign-extension instructions, which every browser since
-# 2021 runs (Chrome 75, Firefox 64, Safari 15, Node 12): shorter code than
-# the sequences that emulate them, about 3.6 KB brotli.
-# GO (default go), KALAM_WASM_GCFLAGS (default all=-l) and GOWASM (default
-# satconv,signext) may be set.
+# GO (default go) and KALAM_WASM_GCFLAGS (default all=-l) may be set.
 set -eu
 [ $# -eq 1 ] || { echo "usage: $0 OUT" >&2; exit 2; }
 cd "$(dirname "$0")/.."
-GOOS=js GOARCH=wasm GOWASM="${GOWASM-satconv,signext}" CGO_ENABLED=0 exec "${GO:-go}" build -trimpath \
+GOOS=js GOARCH=wasm CGO_ENABLED=0 exec "${GO:-go}" build -trimpath \
 	-gcflags="${KALAM_WASM_GCFLAGS-all=-l}" -ldflags='-s -w' -o "$1" ./wasm/browser
