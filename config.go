@@ -56,6 +56,16 @@ type Config struct {
 	PongTimeout time.Duration `json:"pongTimeout,omitempty"`
 	// ConnectTimeout bounds dialing plus authentication. Zero means 10 s.
 	ConnectTimeout time.Duration `json:"connectTimeout,omitempty"`
+	// GiveUpAttempts and GiveUpAfter are the give-up policy for a server
+	// that stays unreachable: once that many connection (or credential)
+	// attempts in a row have failed, or that long has passed since the
+	// first of them began, the client stops retrying and the waiting calls
+	// — Live's events, LiveRows, Connect, a Query waiting for credentials —
+	// fail with a *GiveUpError (errors.Is ErrGaveUp) that says what was
+	// tried. New work starts trying again. Zero, the default, means keep
+	// trying for ever.
+	GiveUpAttempts int           `json:"giveUpAttempts,omitempty"`
+	GiveUpAfter    time.Duration `json:"giveUpAfter,omitempty"`
 	// RequestTimeout bounds one HTTP request when the caller's context has no
 	// deadline. Zero means 30 s.
 	RequestTimeout time.Duration `json:"requestTimeout,omitempty"`
@@ -146,10 +156,13 @@ func (c Config) validate() (base, ws *url.URL, err error) {
 	if c.Namespace != "" && !validNamespace(c.Namespace) {
 		return nil, nil, &ConfigError{Field: "Namespace", Reason: "is not an identifier"}
 	}
-	for name, d := range map[string]time.Duration{"RefreshMargin": c.RefreshMargin, "BackoffMin": c.BackoffMin, "BackoffMax": c.BackoffMax, "PingInterval": c.PingInterval, "PongTimeout": c.PongTimeout, "ConnectTimeout": c.ConnectTimeout, "RequestTimeout": c.RequestTimeout} {
+	for name, d := range map[string]time.Duration{"GiveUpAfter": c.GiveUpAfter, "RefreshMargin": c.RefreshMargin, "BackoffMin": c.BackoffMin, "BackoffMax": c.BackoffMax, "PingInterval": c.PingInterval, "PongTimeout": c.PongTimeout, "ConnectTimeout": c.ConnectTimeout, "RequestTimeout": c.RequestTimeout} {
 		if d < 0 {
 			return nil, nil, &ConfigError{Field: name, Reason: "must not be negative"}
 		}
+	}
+	if c.GiveUpAttempts < 0 {
+		return nil, nil, &ConfigError{Field: "GiveUpAttempts", Reason: "must not be negative"}
 	}
 	if c.EventBuffer < 0 {
 		return nil, nil, &ConfigError{Field: "EventBuffer", Reason: "must not be negative"}

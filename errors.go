@@ -21,6 +21,9 @@ var (
 	ErrConnectTimeout        = fsm.ErrConnectTimeout
 	ErrProtocol              = fsm.ErrProtocol
 	ErrInvalidSubscriptionID = fsm.ErrInvalidSubscriptionID
+	// ErrGaveUp matches every *GiveUpError: the give-up policy
+	// (Config.GiveUpAttempts, Config.GiveUpAfter) ended the waiting work.
+	ErrGaveUp = fsm.ErrGaveUp
 )
 
 type (
@@ -30,4 +33,11 @@ type (
 	ServerError = fsm.ServerError
 	// QueryError is a failed HTTP query: status, KalamDB error code, message.
 	QueryError = fsm.QueryError
+	// GiveUpError says what was tried before the give-up policy stopped:
+	// failed attempts, elapsed time, last failure.
+	GiveUpError = fsm.GiveUpError
+	// CloseError is a socket closed by the server or the network: its close
+	// code and reason (the Reason of a Transition when no typed error says
+	// more).
+	CloseError = fsm.CloseError
 )

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/kalamgo/kalam/auth"
 	"github.com/kalamgo/kalam/transport/wire"
 )
 
@@ -48,6 +49,7 @@ func (e *Engine) command(in Input) error {
 		}
 		e.started = true
 		e.resolveBlocked = false
+		e.freshRound()
 		e.resolve(e.refreshReason())
 	case SetNamespace:
 		if !validIdent(in.Namespace) {
@@ -61,6 +63,7 @@ func (e *Engine) command(in Input) error {
 		if !e.credentialsObtainable() {
 			return &TransitionError{From: e.state, Trigger: TriggerConnect, Guard: GuardHasValidToken.String()}
 		}
+		e.freshRound()
 		e.started = true
 		e.wantConnect, e.hold = true, false
 		if e.state == StateBackoff && e.tokenValid() {
@@ -138,16 +141,20 @@ func (e *Engine) subscribe(in Subscribe) error {
 		return ErrDuplicateSubscription
 	case strings.TrimSpace(in.SQL) == "":
 		return ErrEmptySQL
-	case e.namespace == "" && !in.Wait:
+	}
+	ns, qualified := qualifiedNamespace(in.SQL)
+	switch {
+	case e.namespace == "" && !qualified && !in.Wait:
 		return &TransitionError{From: e.state, Trigger: TriggerSubscribe, Guard: GuardHasNamespace.String()}
+	case e.credErr != nil && !e.credUsable() && !in.Wait:
+		return credFailure(e.credErr)
 	case !e.credentialsObtainable() && !in.Wait:
 		return &TransitionError{From: e.state, Trigger: TriggerSubscribe, Guard: GuardHasValidToken.String()}
-	case e.credErr != nil && !e.credUsable() && !in.Wait:
-		return errors.Join(&TransitionError{From: e.state, Trigger: TriggerSubscribe, Guard: GuardHasValidToken.String()}, e.credErr)
 	}
+	e.freshRound()
 	e.started = true
 	e.hold = false
-	s := &sub{id: in.ID, sql: in.SQL, opts: in.Options}
+	s := &sub{id: in.ID, sql: in.SQL, opts: in.Options, wait: in.Wait, ns: ns}
 	if from, ok := in.Options.ResumeFrom(); ok {
 		s.pos, s.hasPos = from, true // rows at or below a caller's starting point are replays too
 	}
@@ -168,6 +175,7 @@ func (e *Engine) query(in Query) error {
 	case in.Namespace != "" && !validIdent(in.Namespace):
 		return ErrInvalidNamespace
 	}
+	e.freshRound()
 	q := &query{id: in.ID, namespace: in.Namespace}
 	q.req.SQL = in.SQL
 	q.req.Params = in.Params
@@ -179,14 +187,15 @@ func (e *Engine) query(in Query) error {
 		e.queries[q.id] = q
 		e.sendQuery(q)
 	case e.credErr != nil:
-		return errors.Join(ErrNoCredentials, e.credErr)
+		return credFailure(e.credErr)
 	case e.credentialsObtainable():
 		e.started = true
 		e.queries[q.id] = q
 		e.parked = append(e.parked, q.id)
 		if e.hasCred && !e.cred.Anonymous && !e.resolving && e.state != StateUnauthed {
-			e.internal(TriggerRefreshDue) // token past expiry: refresh before sending
+			e.must(TriggerRefreshDue, auth.ErrTokenExpired, 0) // token past expiry: refresh before sending
 		}
+		e.askNow() // never wait out a resolution's retry delay
 	default:
 		return ErrNoCredentials
 	}

@@ -52,6 +52,13 @@ type Config struct {
 	// means the wire defaults.
 	MaxFrame    int64 `json:"maxFrame,omitempty"`
 	MaxInflated int64 `json:"maxInflated,omitempty"`
+	// GiveUpAttempts and GiveUpAfter are the give-up policy: once that
+	// many connection or credential attempts in a row have failed, or that
+	// long has passed since the first of them began, the engine stops
+	// retrying and fails the waiting work with a *GiveUpError. Zero (the
+	// default) means keep trying. New work starts a fresh round.
+	GiveUpAttempts int           `json:"giveUpAttempts,omitempty"`
+	GiveUpAfter    time.Duration `json:"giveUpAfter,omitempty"`
 }
 
 func (c Config) withDefaults() Config {
@@ -145,6 +152,8 @@ type Engine struct {
 	parked  []uint64
 
 	drain *drainState
+
+	waits // reasons, give-up policy, unexpected refusals (giveup.go, reason.go)
 }
 
 type subPhase uint8
@@ -171,7 +180,10 @@ type sub struct {
 	from     wire.SeqID
 	cont     Continuity
 	removed  bool
-	paused   bool // held off the wire by flow control
+	paused   bool   // held off the wire by flow control
+	acked    bool   // the server acknowledged it at least once
+	wait     bool   // asked to wait for credentials and a namespace
+	ns       string // the namespace its SQL qualifies every table with
 }
 
 type query struct {
@@ -326,7 +338,7 @@ func (e *Engine) fire(t Trigger) error {
 }
 
 func (e *Engine) transitioned(from, to State, t Trigger) {
-	e.emit(StateChanged{From: from, To: to, Trigger: t})
+	e.emit(e.stateChanged(from, to, t))
 }
 
 // guard evaluates a named guard against the engine's current facts.
@@ -337,7 +349,7 @@ func (e *Engine) guard(g Guard) bool {
 	case GuardHasValidToken:
 		return e.tokenValid()
 	case GuardHasNamespace:
-		return e.namespace != ""
+		return e.anyNSReady()
 	case GuardNoSubscriptions:
 		return e.liveSubs() == 0
 	case GuardCanRefresh:
@@ -394,7 +406,9 @@ func (e *Engine) onTimer(in TimerFired) {
 	e.timerArmed[in.Timer] = false
 	switch in.Timer {
 	case TimerRefresh:
-		_ = e.fire(TriggerRefreshDue) // refused outside Authed/Connected: nothing to refresh for
+		if e.state.In(StateAuthed) || e.state.In(StateConnected) { // elsewhere nothing to refresh for
+			e.must(TriggerRefreshDue, nil, 0)
+		}
 	case TimerResolveRetry:
 		if !e.resolving && e.state != StateClosed {
 			e.resolve(e.refreshReason())
@@ -436,6 +450,8 @@ func (e *Engine) onTimer(in TimerFired) {
 		if e.state == StateDraining {
 			e.finishDrain(true)
 		}
+	case TimerGiveUp:
+		e.giveUpDue()
 	}
 }
 
@@ -457,6 +473,7 @@ func (e *Engine) resolve(reason auth.Reason) {
 	}
 	e.cancel(TimerResolveRetry)
 	e.resolving = true
+	e.resolveAt = e.now
 	e.resolveReq++
 	e.emit(ResolveCredentials{Req: e.resolveReq, Reason: reason})
 }
@@ -485,8 +502,9 @@ func (e *Engine) install(c auth.Credentials) {
 		}
 	}
 	if e.state != StateClosed {
-		_ = e.fire(TriggerCredentials)
+		e.must(TriggerCredentials, nil, 0)
 	}
+	e.credsArrived()
 	e.flushParked()
 }
 
@@ -509,7 +527,7 @@ func (e *Engine) onResolved(in CredentialsResolved) {
 	e.install(c)
 	if e.dialAfterAuth && e.state == StateBackoff {
 		e.dialAfterAuth = false
-		_ = e.fire(TriggerRetry)
+		e.retryNow()
 	}
 }
 
@@ -530,6 +548,9 @@ func (e *Engine) onResolveFailed(in CredentialsFailed) {
 // falls back to Unauthed with its subscriptions parked.
 func (e *Engine) credentialsUnavailable(err error, retryable bool) {
 	e.emit(Problem{Err: err, Recoverable: retryable})
+	if retryable && e.resolveFailed(err) {
+		return
+	}
 	if retryable {
 		e.resolveTries++
 		e.arm(TimerResolveRetry, e.now+e.backoffDelay(e.resolveTries-1))
@@ -542,7 +563,7 @@ func (e *Engine) credentialsUnavailable(err error, retryable bool) {
 		}
 		if e.dialAfterAuth && e.state == StateBackoff {
 			e.dialAfterAuth = false
-			_ = e.fire(TriggerRetry)
+			e.retryNow()
 		}
 		return
 	}
@@ -556,9 +577,10 @@ func (e *Engine) credentialsUnavailable(err error, retryable bool) {
 func (e *Engine) loseCredentials(cause error) {
 	e.credErr = cause
 	if e.state.In(StateAuthed) || e.state.In(StateConnected) {
-		_ = e.fire(TriggerCredentialsLost)
+		e.must(TriggerCredentialsLost, cause, 0)
 	}
-	e.failParked(errors.Join(ErrNoCredentials, cause))
+	e.failParked(credFailure(cause))
+	e.endIfFinal(cause)
 }
 
 // internal runs the action of an internal transition.
@@ -592,6 +614,7 @@ func (e *Engine) dial(State, Trigger) {
 	e.sockOpen = false
 	e.closing = false
 	e.dialing = true
+	e.dialAt = e.now
 	e.emit(Dial{Epoch: e.epoch})
 	e.arm(TimerConnect, e.now+e.cfg.ConnectTimeout)
 }
@@ -680,7 +703,10 @@ func (e *Engine) socketLost(code int, reason string, err error) {
 	}
 	switch {
 	case e.state == StateConnecting || e.state.In(StateConnected):
-		_ = e.fire(TriggerSocketLost)
+		if e.connectFailed(e.state == StateConnecting, socketReason(code, reason, err)) {
+			return // the give-up policy ended the attempts
+		}
+		e.must(TriggerSocketLost, socketReason(code, reason, err), code)
 	case e.state == StateDraining:
 		e.abandonLoads()
 	}
@@ -701,7 +727,7 @@ func (e *Engine) authRejected(code int, reason string) {
 	e.credRejected = true
 	e.rejectedToken = e.cred.AccessToken
 	if e.state == StateConnecting || e.state.In(StateConnected) {
-		_ = e.fire(TriggerAuthRejected)
+		e.must(TriggerAuthRejected, ErrCredentialsRejected, code)
 	}
 }
 
@@ -734,11 +760,12 @@ func (e *Engine) parkWork(_ State, t Trigger) {
 // nothing but the application can replace them.
 func (e *Engine) refusedForGood() {
 	e.credErr = ErrCredentialsRejected
-	e.failParked(errors.Join(ErrNoCredentials, ErrCredentialsRejected))
+	e.failParked(credFailure(ErrCredentialsRejected))
+	e.endIfFinal(ErrCredentialsRejected)
 }
 
 func (e *Engine) armBackoff(State, Trigger) {
-	d := e.backoffDelay(e.attempts)
+	d := e.nextBackoff()
 	e.attempts++
 	e.arm(TimerBackoff, e.now+d)
 }
@@ -775,6 +802,7 @@ func (e *Engine) backoffDelay(n int) time.Duration {
 
 func (e *Engine) startKeepalive(State, Trigger) {
 	e.attempts = 0
+	e.streakOver()
 	e.rejections = 0
 	e.rejectedToken = auth.Secret{}
 	e.lastInbound = e.now
@@ -816,7 +844,7 @@ func (e *Engine) onFrame(in FrameReceived) {
 	switch m.Type {
 	case wire.TypeAuthSuccess:
 		if e.state == StateConnecting {
-			_ = e.fire(TriggerAuthOK)
+			e.must(TriggerAuthOK, nil, 0)
 		}
 	case wire.TypeAuthError:
 		e.sockOpen = false
@@ -874,6 +902,7 @@ func (e *Engine) onSubMessage(s *sub, m *wire.ServerMessage) error {
 		if s.phase != phaseSubscribing {
 			return nil // a duplicate ack changes nothing
 		}
+		s.acked = true
 		ev := Event{Kind: EventSubscribed, Schema: m.Schema, Seq: s.pos}
 		if s.resuming {
 			ev.Kind, ev.From, ev.Continuity = EventResumed, s.from, s.cont
@@ -1036,7 +1065,7 @@ func (e *Engine) sendPending() {
 			return
 		}
 		s := e.subs[id]
-		if s == nil || s.removed || s.phase != phasePending || s.paused {
+		if s == nil || s.removed || s.phase != phasePending || s.paused || !e.nsReady(s) {
 			continue
 		}
 		if s.wireSQL == "" {
@@ -1151,6 +1180,9 @@ func (e *Engine) onQueryResult(in QueryResult) {
 			q.retried = true
 			e.parked = append(e.parked, q.id)
 			e.flushParked()
+			if !q.inFlight {
+				e.askNow()
+			}
 			return
 		}
 	}
@@ -1187,7 +1219,9 @@ func (e *Engine) tokenRefused(tok auth.Secret) {
 		e.rejectedToken = tok
 	}
 	e.credRejected = true
-	_ = e.fire(TriggerTokenRefused) // no row in Unauthed, Draining, Closed: marking it is all
+	if e.state.In(StateAuthed) || e.state.In(StateConnected) { // elsewhere marking it is all
+		e.must(TriggerTokenRefused, ErrCredentialsRejected, 0)
+	}
 }
 
 // --- drain and close ----------------------------------------------------------
@@ -1247,7 +1281,11 @@ func (e *Engine) finishDrain(timedOut bool) {
 	e.cancel(TimerDrain)
 	e.hangUp(wire.CloseNormal, "client drained", false)
 	e.emit(DrainDone{Outcome: d.outcome})
-	_ = e.fire(TriggerDrained)
+	var why error
+	if timedOut {
+		why = ErrDrainTimeout
+	}
+	e.must(TriggerDrained, why, 0)
 }
 
 func (e *Engine) shutdown(State, Trigger) {
@@ -1309,12 +1347,12 @@ func (e *Engine) settleOnce() bool {
 	// expiry that has passed is acted on now, whatever the timer says.
 	if e.credExpiry != 0 && e.now >= e.credExpiry && !e.resolving && !e.credRejected &&
 		(e.state.In(StateAuthed) || e.state.In(StateConnected)) {
-		_ = e.fire(TriggerRefreshDue)
+		e.must(TriggerRefreshDue, auth.ErrTokenExpired, 0)
 		return true
 	}
 	switch e.state {
 	case StateUnauthed:
-		if e.started && !e.resolving && !e.resolveBlocked && e.cfg.HasProvider && !e.timerArmed[TimerResolveRetry] {
+		if e.started && !e.resolving && !e.resolveBlocked && !e.gaveUp && e.cfg.HasProvider && !e.timerArmed[TimerResolveRetry] {
 			e.resolve(e.refreshReason())
 		}
 	case StateAuthed:
@@ -1322,7 +1360,7 @@ func (e *Engine) settleOnce() bool {
 			return e.fire(TriggerConnect) == nil
 		}
 		if e.wantSocket() && !e.resolving && e.hasCred && !e.cred.Anonymous && !e.tokenValid() {
-			e.internal(TriggerRefreshDue)
+			e.must(TriggerRefreshDue, nil, 0)
 		}
 	case StateConnected, StateLive:
 		if !e.wantSocket() {

@@ -275,7 +275,10 @@ func TestTokenRefusedDuringInFlightDial(t *testing.T) {
 					h = withoutProvider(t)
 				}
 				h.step(Query{ID: 1, SQL: "SELECT 1"})
-				effs := h.step(Subscribe{ID: "s1", SQL: "SELECT * FROM t"})
+				// Without a provider only the application can bring a new
+				// token: the subscription asks to wait for it (one that does
+				// not ends: TestRefusalEndsPendingWork).
+				effs := h.step(Subscribe{ID: "s1", SQL: "SELECT * FROM t", Wait: !provider})
 				h.state(StateConnecting)
 				epoch := must[Dial](h, effs).Epoch
 				if answered {

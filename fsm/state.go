@@ -130,14 +130,16 @@ const (
 	// TriggerTokenRefused: the server refused the current token over HTTP
 	// (a 401 on a query). Appended last so the ABI's trigger numbers stay.
 	TriggerTokenRefused
+	// TriggerGiveUp: the give-up policy stopped the connection attempts.
+	TriggerGiveUp
 
-	numTriggers = int(TriggerTokenRefused) + 1
+	numTriggers = int(TriggerGiveUp) + 1
 )
 
 var triggerNames = [numTriggers]string{
 	"Credentials", "CredentialsLost", "Connect", "AuthOK", "AuthRejected", "SocketLost", "Retry",
 	"Subscribe", "UnsubscribeAll", "Disconnect", "RefreshDue", "Drain", "Drained", "Close",
-	"TokenRefused",
+	"TokenRefused", "GiveUp",
 }
 
 // String returns the trigger's name, e.g. "SocketLost".

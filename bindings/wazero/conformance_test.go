@@ -253,7 +253,7 @@ func (s *sim) input() fsm.Input {
 			return fsm.PongReceived{Epoch: ep}
 		}
 		var armed []fsm.Timer
-		for t := range fsm.TimerDrain + 1 {
+		for t := range fsm.TimerGiveUp + 1 {
 			if _, ok := s.timers[t]; ok {
 				armed = append(armed, t)
 			}

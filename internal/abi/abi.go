@@ -7,7 +7,7 @@ import (
 // Version is the ABI version the guest reports from ExportVersion. The host
 // refuses a module with another version. Bump it on any change to the
 // exports or the encodings.
-const Version = 3
+const Version = 4
 
 // Names of the guest's exports. The module imports nothing of its own: only
 // the wasi_snapshot_preview1 functions the Go runtime uses.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/kalamgo/kalam/auth"
 	"github.com/kalamgo/kalam/fsm"
@@ -20,6 +21,8 @@ const (
 	errDecode         = 5 // reason string, cause error
 	errMalformedToken = 6 // reason string
 	errOther          = 7 // message string, list of wrapped errors
+	errGiveUp         = 8 // attempts varint, elapsed varint, last error
+	errClose          = 9 // code varint, reason string
 )
 
 // sentinels maps stable codes to the sentinel errors both sides share.
@@ -43,6 +46,7 @@ var sentinels = []struct {
 	{13, fsm.ErrConnectTimeout},
 	{14, fsm.ErrProtocol},
 	{15, fsm.ErrInvalidSubscriptionID},
+	{16, fsm.ErrGaveUp},
 	{32, auth.ErrMalformedToken},
 	{33, auth.ErrTokenExpired},
 	{34, auth.ErrRejected},
@@ -134,6 +138,19 @@ func appendError(b []byte, err error, depth int) []byte {
 			b = append(b, errMalformedToken)
 			return appendString(b, e.Reason)
 		}
+	case *fsm.GiveUpError:
+		if e != nil {
+			b = append(b, errGiveUp)
+			b = appendVarint(b, int64(e.Attempts))
+			b = appendVarint(b, int64(e.Elapsed))
+			return appendError(b, e.Last, depth+1)
+		}
+	case *fsm.CloseError:
+		if e != nil {
+			b = append(b, errClose)
+			b = appendVarint(b, int64(e.Code))
+			return appendString(b, e.Reason)
+		}
 	}
 	b = append(b, errOther)
 	b = appendString(b, err.Error())
@@ -211,6 +228,12 @@ func (d *decoder) error() error {
 		return e
 	case errMalformedToken:
 		return &auth.MalformedTokenError{Reason: d.str()}
+	case errGiveUp:
+		e := &fsm.GiveUpError{Attempts: d.int(), Elapsed: time.Duration(d.varint())}
+		e.Last = d.nested()
+		return e
+	case errClose:
+		return &fsm.CloseError{Code: d.int(), Reason: d.str()}
 	case errOther:
 		e := &RemoteError{Msg: d.str()}
 		n := d.count(1)
