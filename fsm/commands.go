@@ -43,6 +43,11 @@ func (e *Engine) command(in Input) error {
 			e.resolveReq++
 		}
 		e.install(c)
+		if e.dialAfterAuth && e.state == StateBackoff {
+			// A redial was waiting for the answer just superseded.
+			e.dialAfterAuth = false
+			e.retryNow()
+		}
 	case FreshAuth:
 		if !e.cfg.HasProvider {
 			return ErrNoCredentials

@@ -11,6 +11,9 @@ import "fmt"
 // (no dial with it, no state that needs a token without a refresh on its
 // way). Tests and the simulation call it after every step.
 func (e *Engine) CheckInvariants() error {
+	if len(e.refusals) > 0 {
+		return fmt.Errorf("a transition the engine relies on was refused: %v", e.refusals[0])
+	}
 	pending := 0
 	for _, id := range e.order {
 		s := e.subs[id]
@@ -32,8 +35,8 @@ func (e *Engine) CheckInvariants() error {
 		return fmt.Errorf("%d subscriptions registered, %d ordered", len(e.subs), len(e.order))
 	case pending != e.pending:
 		return fmt.Errorf("pending count %d, counted %d", e.pending, pending)
-	case e.state == StateLive && e.namespace == "":
-		return fmt.Errorf("Live without a namespace")
+	case e.state == StateLive && !e.liveNamespaced():
+		return fmt.Errorf("Live with a subscription on the wire and no namespace")
 	case e.state == StateLive && (!e.hasCred || e.cred.Anonymous || e.cred.AccessToken.IsZero()):
 		return fmt.Errorf("Live without a token")
 	case e.state == StateLive && !e.tokenValid() && !e.resolving:
