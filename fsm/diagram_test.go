@@ -2,6 +2,8 @@ package fsm
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"os"
 	"path/filepath"
@@ -70,4 +72,31 @@ func TestDiagramsUpToDate(t *testing.T) {
 			t.Errorf("%s is stale: the lifecycle table changed; run `make diagrams` and commit the result", path)
 		}
 	}
+	// The SVG records the DOT it was rendered from; its layout depends on
+	// the Graphviz version and is not compared.
+	if *update {
+		return // TestDOTRendersWithGraphviz rewrites it
+	}
+	svg, err := os.ReadFile(filepath.Join(docsDir, "lifecycle.svg"))
+	if err != nil {
+		t.Fatalf("%v (run `make diagrams`)", err)
+	}
+	if !bytes.Contains(svg, []byte(svgStamp())) {
+		t.Errorf("docs/lifecycle.svg was not rendered from the current DOT; run `make diagrams` (needs graphviz) and commit the result")
+	}
+}
+
+// svgStamp is the comment the SVG carries to name the DOT it shows.
+func svgStamp() string {
+	sum := sha256.Sum256([]byte(DOT()))
+	return "<!-- rendered from lifecycle.dot sha256:" + hex.EncodeToString(sum[:]) + " -->"
+}
+
+// stampSVG puts the stamp after the SVG's XML declaration.
+func stampSVG(svg []byte) []byte {
+	stamp := []byte(svgStamp() + "\n")
+	if i := bytes.IndexByte(svg, '\n'); i >= 0 && bytes.HasPrefix(svg, []byte("<?xml")) {
+		return append(append(append([]byte(nil), svg[:i+1]...), stamp...), svg[i+1:]...)
+	}
+	return append(stamp, svg...)
 }
