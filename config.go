@@ -17,8 +17,10 @@ const DefaultEventBuffer = 256
 
 // Config configures a Client. Only URL is required; every other field has a
 // documented zero value. New copies the Config and never modifies the
-// caller's value. The JSON tags let a browser pass JSON.stringify(config);
-// fields of function or interface type are set in code.
+// caller's value. The JSON tags name the plain fields for configuration
+// files (durations in nanoseconds, as encoding/json writes them); fields of
+// function or interface type are set in code. The browser build takes its
+// own options, with durations in milliseconds (bindings/js).
 type Config struct {
 	// URL is the server's base URL, e.g. "http://127.0.0.1:8080". The
 	// WebSocket URL is derived from it (ws:// or wss:// + /v1/ws). It must

@@ -125,7 +125,6 @@ type Subscription struct {
 	hasQueued  bool
 	lagging    bool
 	ended      bool
-	columns    []Column
 
 	resumeAsked atomic.Bool
 	iterating   atomic.Bool

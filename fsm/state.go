@@ -17,12 +17,16 @@ const (
 	StateAuthed
 	// StateConnecting (substate of StateAuthed): dialing and waiting for
 	// auth_success. Followed by StateConnected, StateBackoff (dial or socket
-	// failure), StateUnauthed (auth refused), StateAuthed (disconnect asked,
-	// or the token refused over HTTP while new credentials are on their way:
-	// the attempt is abandoned and redialled with them).
+	// failure), StateUnauthed (auth refused, credentials lost), StateAuthed
+	// (disconnect asked; the give-up policy ended the attempts; or the token
+	// refused over HTTP while new credentials are on their way: the attempt
+	// is abandoned and redialled with them), and, as a substate of
+	// StateAuthed, StateDraining or StateClosed.
 	StateConnecting
 	// StateBackoff (substate of StateAuthed): waiting, with jitter, to redial.
-	// Followed by StateConnecting or StateAuthed.
+	// Followed by StateConnecting, StateAuthed (disconnect asked, or the
+	// give-up policy ended the attempts) and, as a substate of StateAuthed,
+	// StateUnauthed, StateDraining or StateClosed.
 	StateBackoff
 	// StateConnected: the socket is open and auth_success was received; no
 	// subscription is registered. Followed by StateLive, StateBackoff (socket

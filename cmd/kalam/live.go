@@ -45,7 +45,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.OnStateChange = func(t kalam.Transition) {
 		if t.From != t.To {
 			errMu.Lock()
-			fmt.Fprintf(stderr, "state: %s -> %s (%s)\n", t.From, t.To, t.Trigger)
+			fmt.Fprintf(stderr, "state: %s\n", t) // with its reason, attempt and retry delay
 			errMu.Unlock()
 		}
 	}

@@ -142,6 +142,7 @@ var codes = []struct {
 	{kalam.ErrConnectTimeout, "CONNECT_TIMEOUT"},
 	{kalam.ErrProtocol, "PROTOCOL"},
 	{kalam.ErrInvalidSubscriptionID, "INVALID_SUBSCRIPTION_ID"},
+	{kalam.ErrGaveUp, "GAVE_UP"},
 	{kalam.ErrInvalidConfig, "INVALID_CONFIG"},
 	{kalam.ErrNoKey, "NO_KEY"},
 	{kalam.ErrViewTooLarge, "VIEW_TOO_LARGE"},
