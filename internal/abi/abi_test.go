@@ -484,3 +484,24 @@ func TestWriteSeedCorpus(t *testing.T) {
 	}
 	write("FuzzDecodeEffects", "seed-all", encodeStep(t, &fsm.TransitionError{From: fsm.StateAuthed, Trigger: fsm.TriggerConnect, Guard: "hasValidToken"}, sampleEffects()))
 }
+
+// matcher matches a sentinel through its Is method only.
+type matcher struct{}
+
+func (matcher) Error() string        { return "401 unauthorized" }
+func (matcher) Is(target error) bool { return target == auth.ErrRejected }
+
+func TestErrorMatchedByIsMethodKeepsItsMatch(t *testing.T) {
+	err := fmt.Errorf("basic login: %w", matcher{})
+	got, derr := DecodeError(AppendError(nil, err))
+	if derr != nil {
+		t.Fatal(derr)
+	}
+	if !errors.Is(got, auth.ErrRejected) || got.Error() != err.Error() {
+		t.Fatalf("decoded %v (matches ErrRejected: %t)", got, errors.Is(got, auth.ErrRejected))
+	}
+	again := AppendError(nil, got)
+	if !bytes.Equal(again, AppendError(nil, err)) {
+		t.Fatal("re-encoding the decoded error gives other bytes")
+	}
+}

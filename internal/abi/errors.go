@@ -163,6 +163,16 @@ func appendError(b []byte, err error, depth int) []byte {
 			wrapped = []error{w}
 		}
 	}
+	// A type that matches sentinels through its own Is method (an HTTP
+	// error that is auth.ErrRejected for a 401) would lose that match on
+	// the other side: the sentinels it matches travel as wrapped errors.
+	if m, ok := err.(interface{ Is(error) bool }); ok {
+		for _, s := range sentinels {
+			if m.Is(s.err) {
+				wrapped = append(wrapped[:len(wrapped):len(wrapped)], s.err)
+			}
+		}
+	}
 	n := 0
 	for _, w := range wrapped {
 		if w != nil {
