@@ -47,3 +47,12 @@ func TestDOTRendersWithGraphviz(t *testing.T) {
 		}
 	}
 }
+
+// stampSVG puts the stamp after the SVG's XML declaration.
+func stampSVG(svg []byte) []byte {
+	stamp := []byte(svgStamp() + "\n")
+	if i := bytes.IndexByte(svg, '\n'); i >= 0 && bytes.HasPrefix(svg, []byte("<?xml")) {
+		return append(append(append([]byte(nil), svg[:i+1]...), stamp...), svg[i+1:]...)
+	}
+	return append(stamp, svg...)
+}

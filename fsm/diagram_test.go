@@ -92,12 +92,3 @@ func svgStamp() string {
 	sum := sha256.Sum256([]byte(DOT()))
 	return "<!-- rendered from lifecycle.dot sha256:" + hex.EncodeToString(sum[:]) + " -->"
 }
-
-// stampSVG puts the stamp after the SVG's XML declaration.
-func stampSVG(svg []byte) []byte {
-	stamp := []byte(svgStamp() + "\n")
-	if i := bytes.IndexByte(svg, '\n'); i >= 0 && bytes.HasPrefix(svg, []byte("<?xml")) {
-		return append(append(append([]byte(nil), svg[:i+1]...), stamp...), svg[i+1:]...)
-	}
-	return append(stamp, svg...)
-}

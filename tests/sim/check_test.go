@@ -452,18 +452,3 @@ func (c *checker) refusalDetail(s *Sim, tok string) string {
 	}
 	return d
 }
-
-// finding records engine behaviour that is wasteful rather than wrong; with
-// -strict it fails the seed like a broken invariant. No check reports one
-// at present: the refused-token findings (a token the server refused sent
-// again) were fixed in the engine and are failures of refused_token_reuse.
-func (c *checker) finding(s *Sim, name, msg string) {
-	c.count("finding:" + name)
-	if *flagStrict {
-		s.fail(fmt.Errorf("%s: %s", name, msg))
-		return
-	}
-	if _, ok := c.findings[name]; !ok {
-		c.findings[name] = msg
-	}
-}

@@ -16,11 +16,10 @@ import (
 )
 
 var (
-	flagSeed   = flag.Int64("seed", -1, "run only this seed (replays a failure exactly)")
-	flagSeeds  = flag.Int("seeds", 0, "number of seeds TestSim runs (default 1000, 200 under -race, 100 with -short)")
-	flagFirst  = flag.Uint64("first", 1, "first seed of the range TestSim runs")
-	flagTrace  = flag.Bool("fulltrace", false, "print the whole trace of a failing -seed run")
-	flagStrict = flag.Bool("strict", false, "fail seeds on findings (wasteful engine behaviour), not only on broken invariants")
+	flagSeed  = flag.Int64("seed", -1, "run only this seed (replays a failure exactly)")
+	flagSeeds = flag.Int("seeds", 0, "number of seeds TestSim runs (default 1000, 200 under -race, 100 with -short)")
+	flagFirst = flag.Uint64("first", 1, "first seed of the range TestSim runs")
+	flagTrace = flag.Bool("fulltrace", false, "print the whole trace of a failing -seed run")
 )
 
 // TestMain fails the run when a test leaves goroutines behind.
