@@ -60,11 +60,11 @@ func (h *httpTap) reused() int {
 	return n
 }
 
-// timed runs f and reports its error and how long it took.
-func timed(f func() error) (error, time.Duration) {
+// timed runs f and reports how long it took and its error.
+func timed(f func() error) (time.Duration, error) {
 	start := time.Now()
 	err := f()
-	return err, time.Since(start)
+	return time.Since(start), err
 }
 
 // endOf returns the error that ends sub's events.
@@ -95,7 +95,7 @@ func s38(w *world) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err, d := timed(f)
+			d, err := timed(f)
 			mu.Lock()
 			results[name], took[name] = err, d
 			mu.Unlock()
@@ -174,7 +174,7 @@ func s39(w *world) {
 	for i := range 5 {
 		before := asked.Load()
 		start := time.Now()
-		err, d := timed(func() error { _, err := c.Query(w.ctx, "SELECT * FROM items"); return err })
+		d, err := timed(func() error { _, err := c.Query(w.ctx, "SELECT * FROM items"); return err })
 		if !errors.Is(err, auth.ErrRejected) && !errors.Is(err, kalam.ErrCredentialsRejected) {
 			w.t.Fatalf("query %d ended with %v, want a refusal", i, err)
 		}
@@ -229,7 +229,7 @@ func s40(w *world) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err, d := timed(f)
+			d, err := timed(f)
 			mu.Lock()
 			got[name] = outcome{err, d}
 			mu.Unlock()
