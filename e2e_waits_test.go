@@ -192,4 +192,15 @@ func TestQualifiedLiveNeedsNoNamespace(t *testing.T) {
 	col := e2etest.Collect(ctx, sub)
 	e.write("INSERT INTO app.orders (id, status) VALUES (1, 'open')")
 	col.WaitFor(t, ctx, "row 1", e2etest.HasIDs("1"))
+
+	// Misspelled SQL names no table: the server judges it, and its answer,
+	// not a namespace hint, says what is wrong.
+	bad, err := c.Live(ctx, "SELEKT * FORM orders", kalam.LiveOptions{})
+	if err != nil {
+		t.Fatalf("misspelled Live refused before the server saw it: %v", err)
+	}
+	var se *kalam.ServerError
+	if err := firstErr(ctx, bad); !errors.As(err, &se) {
+		t.Fatalf("misspelled Live ended with %v, want the server's error", err)
+	}
 }

@@ -147,7 +147,7 @@ func (e *Engine) subscribe(in Subscribe) error {
 	case strings.TrimSpace(in.SQL) == "":
 		return ErrEmptySQL
 	}
-	ns, qualified := qualifiedNamespace(in.SQL)
+	ns, qualified := ownNamespace(in.SQL)
 	switch {
 	case e.namespace == "" && !qualified && !in.Wait:
 		return &TransitionError{From: e.state, Trigger: TriggerSubscribe, Guard: GuardHasNamespace.String()}
@@ -159,7 +159,7 @@ func (e *Engine) subscribe(in Subscribe) error {
 	e.freshRound()
 	e.started = true
 	e.hold = false
-	s := &sub{id: in.ID, sql: in.SQL, opts: in.Options, wait: in.Wait, ns: ns}
+	s := &sub{id: in.ID, sql: in.SQL, opts: in.Options, wait: in.Wait, ns: ns, ownNS: qualified}
 	if from, ok := in.Options.ResumeFrom(); ok {
 		s.pos, s.hasPos = from, true // rows at or below a caller's starting point are replays too
 	}

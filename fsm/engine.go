@@ -183,7 +183,8 @@ type sub struct {
 	paused   bool   // held off the wire by flow control
 	acked    bool   // the server acknowledged it at least once
 	wait     bool   // asked to wait for credentials and a namespace
-	ns       string // the namespace its SQL qualifies every table with
+	ns       string // the namespace its SQL qualifies its tables with
+	ownNS    bool   // its SQL needs no client namespace (see ownNamespace)
 }
 
 type query struct {

@@ -175,7 +175,7 @@ func (e *Engine) askNow() {
 
 // nsReady reports whether s can go on the wire: its SQL names its
 // namespace, or the client has one.
-func (e *Engine) nsReady(s *sub) bool { return e.namespace != "" || s.ns != "" }
+func (e *Engine) nsReady(s *sub) bool { return e.namespace != "" || s.ownNS }
 
 // anyNSReady reports whether a subscription waiting to be sent can go.
 func (e *Engine) anyNSReady() bool {
@@ -183,7 +183,7 @@ func (e *Engine) anyNSReady() bool {
 		return true
 	}
 	for _, id := range e.order {
-		if s := e.subs[id]; s != nil && s.phase == phasePending && !s.paused && s.ns != "" {
+		if s := e.subs[id]; s != nil && s.phase == phasePending && !s.paused && s.ownNS {
 			return true
 		}
 	}

@@ -58,7 +58,7 @@ func (e *Engine) liveNamespaced() bool {
 		return true
 	}
 	for _, s := range e.subs {
-		if s.phase != phasePending && s.ns == "" {
+		if s.phase != phasePending && !s.ownNS {
 			return false
 		}
 	}

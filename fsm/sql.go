@@ -125,12 +125,29 @@ func isIdentStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >=
 func isIdentPart(c byte) bool  { return isIdentStart(c) || c >= '0' && c <= '9' }
 func isSpace(c byte) bool      { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
+// ownNamespace reports whether live sql can go without the client's
+// namespace, and the first namespace it names. It can when it names one for
+// every table it reads (after FROM or JOIN, at any depth, ns.table), and
+// when no table could be found in it at all: the client could not qualify
+// such SQL anyway, so the server judges it (and names what is wrong).
+func ownNamespace(sql string) (string, bool) {
+	ns, tables, all := scanTables(sql)
+	return ns, all || tables == 0
+}
+
 // qualifiedNamespace reports whether sql names a namespace for every table
 // it reads (after FROM or JOIN, at any depth, ns.table), and returns the
 // first such namespace. SQL that reads no table, or any table without a
-// namespace, does not qualify: it needs the client's namespace.
+// namespace, does not qualify.
 func qualifiedNamespace(sql string) (string, bool) {
-	ns, tables := "", 0
+	ns, tables, all := scanTables(sql)
+	return ns, all && tables > 0
+}
+
+// scanTables finds the tables sql reads: the first namespace named, how
+// many were seen, and whether every one is qualified (false as soon as one
+// is not; an unterminated comment counts as an unqualified table).
+func scanTables(sql string) (ns string, tables int, all bool) {
 	for i := 0; i < len(sql); {
 		c := sql[i]
 		switch {
@@ -143,7 +160,7 @@ func qualifiedNamespace(sql string) (string, bool) {
 		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
 			end := strings.Index(sql[i+2:], "*/")
 			if end < 0 {
-				return "", false
+				return ns, tables + 1, false
 			}
 			i += end + 4
 		case isIdentStart(c):
@@ -159,7 +176,7 @@ func qualifiedNamespace(sql string) (string, bool) {
 			for {
 				got, next, ok := tableRef(sql, i)
 				if !ok {
-					return "", false
+					return ns, tables + 1, false
 				}
 				i = next
 				if got == "" {
@@ -179,7 +196,7 @@ func qualifiedNamespace(sql string) (string, bool) {
 			i++
 		}
 	}
-	return ns, tables > 0
+	return ns, tables, true
 }
 
 // tableRef reads the table named at p: its namespace, where it ends, and

@@ -307,8 +307,15 @@ func TestQualifiedNamespace(t *testing.T) {
 		"SELECT * FROM shop.orders -- FROM x\nWHERE id IN (SELECT id FROM y)": "",
 	} {
 		ns, ok := qualifiedNamespace(sql)
-		if ns != want || ok != (want != "") {
+		if ok != (want != "") || ok && ns != want {
 			t.Errorf("qualifiedNamespace(%q) = %q %t, want %q", sql, ns, ok, want)
+		}
+	}
+	// SQL in which no table can be found goes as it is: the server judges
+	// it, and its error names what is wrong.
+	for sql, own := range map[string]bool{"SELEKT * FORM orders": true, "SELECT 1": true, "SELECT * FROM orders": false, "SELECT * FROM shop.orders": true} {
+		if _, got := ownNamespace(sql); got != own {
+			t.Errorf("ownNamespace(%q) = %t, want %t", sql, got, own)
 		}
 	}
 }
