@@ -549,13 +549,13 @@ func (e *Engine) onResolveFailed(in CredentialsFailed) {
 // falls back to Unauthed with its subscriptions parked.
 func (e *Engine) credentialsUnavailable(err error, retryable bool) {
 	e.emit(Problem{Err: err, Recoverable: retryable})
-	if retryable && e.resolveFailed(err) {
-		return
-	}
-	if retryable {
+	switch {
+	case retryable && e.resolveFailed(err):
+		// The give-up policy ended the retries; nothing is blocked.
+	case retryable:
 		e.resolveTries++
 		e.arm(TimerResolveRetry, e.now+e.backoffDelay(e.resolveTries-1))
-	} else {
+	default:
 		e.resolveBlocked = true
 	}
 	if e.tokenValid() || (e.hasCred && e.cred.Anonymous && !e.credRejected) {
