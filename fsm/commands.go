@@ -79,6 +79,7 @@ func (e *Engine) command(in Input) error {
 			return ErrDraining
 		}
 		e.wantConnect, e.hold = false, true
+		e.streakOver() // the application keeps the socket closed: nothing is failing
 		if e.state.In(StateAuthed) && e.state != StateAuthed || e.state.In(StateConnected) {
 			return e.fire(TriggerDisconnect)
 		}

@@ -119,7 +119,7 @@ func (e *Engine) credsArrived() {
 
 // giveUpDue is the give-up window's end.
 func (e *Engine) giveUpDue() {
-	if !e.trying || e.state == StateDraining || e.state == StateClosed || e.state.In(StateConnected) {
+	if !e.trying || e.hold || e.state == StateDraining || e.state == StateClosed || e.state.In(StateConnected) {
 		return
 	}
 	e.giveUp()

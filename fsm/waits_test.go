@@ -348,3 +348,23 @@ func TestLivenessFindsAStuckSubscription(t *testing.T) {
 		t.Fatalf("CheckLiveness = %v", err)
 	}
 }
+
+// Disconnect during an outage is the application's choice: the give-up
+// window does not end the subscriptions it keeps registered.
+func TestDisconnectStopsTheGiveUpWindow(t *testing.T) {
+	h := newHarness(t, Config{Namespace: "app", Seed: 5, GiveUpAfter: 2 * time.Second})
+	h.step(SetCredentials{Credentials: creds("tok-1", time.Hour)})
+	h.step(Subscribe{ID: "s1", SQL: "SELECT * FROM t"})
+	dialFails(h)
+	must[CancelTimer](h, h.step(Disconnect{}))
+	if _, ok := h.timers[TimerGiveUp]; ok {
+		t.Fatal("give-up window still armed after Disconnect")
+	}
+	h.state(StateAuthed)
+	// Connect starts a fresh round, with its own window.
+	must[Dial](h, h.step(Connect{}))
+	notEnded(h, dialFails(h), "s1")
+	if st := h.timers[TimerGiveUp]; st.At != h.now+2*time.Second {
+		t.Fatalf("window armed at %v, want %v", st.At, h.now+2*time.Second)
+	}
+}
