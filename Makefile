@@ -6,8 +6,12 @@ FUZZTIME  ?= 60s
 SEEDS     ?= 1000
 CHAOS_COUNT ?= 1
 ENGINE_WASM ?= build/kalam-engine.wasm
+# staticcheck, pinned; `make lint` runs it through the Go module proxy.
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# The packages that build for js/wasm (the browser build and what it uses).
+JS_PKGS   := . ./fsm/... ./auth/... ./transport/... ./wasm/browser ./internal/jsnet
 
-.PHONY: help demo test test-norace bench diagrams check fuzz sim soak wasm chaos
+.PHONY: help demo test test-norace bench diagrams check lint fuzz sim soak wasm chaos
 
 help:
 	@echo "make demo      run the lifecycle demo on the embedded test server"
@@ -16,6 +20,7 @@ help:
 	@echo "make bench     run the benchmarks and print the figures table"
 	@echo "make diagrams  regenerate docs/lifecycle.{mmd,dot,svg} from the lifecycle table"
 	@echo "make check     cross-build, regenerate, gofmt, and fail on any drift"
+	@echo "make lint      staticcheck (pinned) on the native and the js/wasm builds"
 	@echo "make fuzz      run each fuzz target for FUZZTIME (default 60s)"
 	@echo "make chaos     run the 33 reliability scenarios (CHAOS_COUNT times, default 1)"
 	@echo "make sim       run SEEDS (default 1000) seeds of the deterministic simulation"
@@ -71,6 +76,11 @@ check: diagrams
 	GOOS=wasip1 GOARCH=wasm $(GO) vet ./wasm/engine ./internal/abi ./bindings/wazero/testdata/badguest
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o /dev/null ./wasm/engine
 	@git diff --exit-code -- docs || { echo "generated files drifted: commit the regenerated docs/"; exit 1; }
+
+lint:
+	$(STATICCHECK) ./...
+	cd tests && $(STATICCHECK) ./...
+	GOOS=js GOARCH=wasm $(STATICCHECK) $(JS_PKGS)
 
 fuzz:
 	@for pkg in $$($(GO) list $(PKGS)); do \

@@ -122,6 +122,8 @@ func New(cfg Config) (*Client, error) {
 			PingInterval:       cfg.PingInterval,
 			PongTimeout:        cfg.PongTimeout,
 			ConnectTimeout:     cfg.ConnectTimeout,
+			GiveUpAttempts:     cfg.GiveUpAttempts,
+			GiveUpAfter:        cfg.GiveUpAfter,
 			Seed:               seed,
 		},
 		inbox:   make(chan any, 256),
@@ -331,8 +333,8 @@ func (c *Client) run(effs []fsm.Effect) {
 			c.queryDone(eff)
 		case fsm.StateChanged:
 			c.state.Store(uint32(eff.To))
-			c.log.Debug("kalam: state", "from", eff.From, "to", eff.To, "trigger", eff.Trigger)
-			c.events.push(Transition{From: eff.From, To: eff.To, Trigger: eff.Trigger})
+			c.log.Debug("kalam: state", "from", eff.From, "to", eff.To, "trigger", eff.Trigger, "reason", eff.Reason, "attempt", eff.Attempt, "retryIn", eff.RetryIn)
+			c.events.push(Transition{From: eff.From, To: eff.To, Trigger: eff.Trigger, Reason: eff.Reason, Code: eff.Code, Attempt: eff.Attempt, RetryIn: eff.RetryIn})
 			c.wakeConnWaiters(eff.To)
 		case fsm.ConnectionEvent:
 			ev := ConnectionEvent{Connected: eff.Connected, Code: eff.Code, Reason: eff.Reason, Err: eff.Err, Recoverable: eff.Recoverable}

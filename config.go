@@ -30,8 +30,10 @@ const DefaultEventBuffer = 256
 
 // Config configures a Client. Only URL is required; every other field has a
 // documented zero value. New copies the Config and never modifies the
-// caller's value. The JSON tags let a browser pass JSON.stringify(config);
-// fields of function or interface type are set in code.
+// caller's value. The JSON tags name the plain fields for configuration
+// files (durations in nanoseconds, as encoding/json writes them); fields of
+// function or interface type are set in code. The browser build takes its
+// own options, with durations in milliseconds (bindings/js).
 type Config struct {
 	// URL is the server's base URL, e.g. "http://127.0.0.1:8080". The
 	// WebSocket URL is derived from it (ws:// or wss:// + /v1/ws). It must
@@ -69,6 +71,16 @@ type Config struct {
 	PongTimeout time.Duration `json:"pongTimeout,omitempty"`
 	// ConnectTimeout bounds dialing plus authentication. Zero means 10 s.
 	ConnectTimeout time.Duration `json:"connectTimeout,omitempty"`
+	// GiveUpAttempts and GiveUpAfter are the give-up policy for a server
+	// that stays unreachable: once that many connection (or credential)
+	// attempts in a row have failed, or that long has passed since the
+	// first of them began, the client stops retrying and the waiting calls
+	// — Live's events, LiveRows, Connect, a Query waiting for credentials —
+	// fail with a *GiveUpError (errors.Is ErrGaveUp) that says what was
+	// tried. New work starts trying again. Zero, the default, means keep
+	// trying for ever.
+	GiveUpAttempts int           `json:"giveUpAttempts,omitempty"`
+	GiveUpAfter    time.Duration `json:"giveUpAfter,omitempty"`
 	// RequestTimeout bounds one HTTP request when the caller's context has no
 	// deadline. Zero means 30 s.
 	RequestTimeout time.Duration `json:"requestTimeout,omitempty"`
@@ -180,10 +192,13 @@ func (c Config) validate() (base, ws *url.URL, err error) {
 	if c.Namespace != "" && !validNamespace(c.Namespace) {
 		return nil, nil, &ConfigError{Field: "Namespace", Reason: "is not an identifier"}
 	}
-	for name, d := range map[string]time.Duration{"RefreshMargin": c.RefreshMargin, "BackoffMin": c.BackoffMin, "BackoffMax": c.BackoffMax, "PingInterval": c.PingInterval, "PongTimeout": c.PongTimeout, "ConnectTimeout": c.ConnectTimeout, "RequestTimeout": c.RequestTimeout} {
+	for name, d := range map[string]time.Duration{"GiveUpAfter": c.GiveUpAfter, "RefreshMargin": c.RefreshMargin, "BackoffMin": c.BackoffMin, "BackoffMax": c.BackoffMax, "PingInterval": c.PingInterval, "PongTimeout": c.PongTimeout, "ConnectTimeout": c.ConnectTimeout, "RequestTimeout": c.RequestTimeout} {
 		if d < 0 {
 			return nil, nil, &ConfigError{Field: name, Reason: "must not be negative"}
 		}
+	}
+	if c.GiveUpAttempts < 0 {
+		return nil, nil, &ConfigError{Field: "GiveUpAttempts", Reason: "must not be negative"}
 	}
 	if c.EventBuffer < 0 {
 		return nil, nil, &ConfigError{Field: "EventBuffer", Reason: "must not be negative"}

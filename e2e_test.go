@@ -185,9 +185,12 @@ func TestLiveWithoutNamespaceIsRefusedBeforeTheWire(t *testing.T) {
 	e := newEnv(t, kalamtest.Config{}, true)
 	c := e.client(func(cfg *kalam.Config) { cfg.Namespace = "" })
 	ctx := e2etest.Ctx(t, 10*time.Second)
-	_, err := c.Live(ctx, "SELECT * FROM app.orders", kalam.LiveOptions{})
+	_, err := c.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
 	if !errors.Is(err, kalam.ErrNoNamespace) {
 		t.Fatalf("Live = %v, want ErrNoNamespace", err)
+	}
+	if !strings.Contains(err.Error(), "qualify every table") {
+		t.Fatalf("refusal %q does not say what to do", err)
 	}
 	var te *kalam.TransitionError
 	if !errors.As(err, &te) || te.Guard != "hasNamespace" {
@@ -306,7 +309,11 @@ func TestRevokedCredentialsDoNotHotLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	col := e2etest.Collect(ctx, sub)
-	st.WaitFor(t, ctx, kalam.StateLive)
+	// Acknowledged by the server: a refusal parks it rather than ending it
+	// (a subscription still waiting for its first ack would end).
+	col.WaitFor(t, ctx, "the subscription's ack", func(evs []kalam.Event) bool {
+		return len(evs) > 0 && evs[0].Kind == kalam.EventSubscribed
+	})
 
 	accepted := e.srv.Stats().WSAccepted
 	dials := count(log.snapshot(), isDial)

@@ -30,6 +30,9 @@ var (
 	// ErrGap matches Event.Err on a resume whose gap could not be
 	// repaired (*GapError).
 	ErrGap = fsm.ErrGap
+	// ErrGaveUp matches every *GiveUpError: the give-up policy
+	// (Config.GiveUpAttempts, Config.GiveUpAfter) ended the waiting work.
+	ErrGaveUp = fsm.ErrGaveUp
 )
 
 type (
@@ -44,4 +47,11 @@ type (
 	SubscribeTimeoutError = fsm.SubscribeTimeoutError
 	// GapError says why a gap could not be repaired; it matches ErrGap.
 	GapError = fsm.GapError
+	// GiveUpError says what was tried before the give-up policy stopped:
+	// failed attempts, elapsed time, last failure.
+	GiveUpError = fsm.GiveUpError
+	// CloseError is a socket closed by the server or the network: its close
+	// code and reason (the Reason of a Transition when no typed error says
+	// more).
+	CloseError = fsm.CloseError
 )

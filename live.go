@@ -135,7 +135,6 @@ type Subscription struct {
 	hasQueued  bool
 	lagging    bool
 	ended      bool
-	columns    []Column
 
 	resumeAsked atomic.Bool
 	iterating   atomic.Bool
@@ -150,8 +149,9 @@ func (s *Subscription) SQL() string { return s.sql }
 // Live starts a live query: an initial snapshot (unless opts.NoSnapshot)
 // followed by every insert, update and delete matching sql, across
 // reconnects and token refreshes. Unqualified table names are qualified
-// with the client's namespace. It fails at once with ErrNoNamespace or
-// ErrNoCredentials when those are missing (unless opts.Wait), before
+// with the client's namespace; SQL that qualifies every table needs none.
+// It fails at once with ErrNoNamespace, ErrNoCredentials or
+// ErrCredentialsRejected when those are missing (unless opts.Wait), before
 // anything is sent.
 func (c *Client) Live(ctx context.Context, sql string, opts LiveOptions) (*Subscription, error) {
 	wopts, err := opts.wire()
@@ -224,8 +224,10 @@ func hasRows(ev fsm.Event) bool { return len(ev.Rows) > 0 || len(ev.OldValues) >
 
 // Events iterates over the subscription's events until it ends, ctx ends,
 // or the loop body breaks. An error ends the iteration: the server refused
-// or dropped the subscription (*ServerError), the client drained or closed
-// (ErrDraining, ErrClosed), or ctx ended. Closing the subscription ends it
+// or dropped the subscription (*ServerError), the credentials were refused
+// for good before the server acknowledged it (ErrCredentialsRejected), the
+// give-up policy stopped the retries (*GiveUpError), the client drained or
+// closed (ErrDraining, ErrClosed), or ctx ended. Closing the subscription ends it
 // without an error. Only one iteration may run at a time.
 func (s *Subscription) Events(ctx context.Context) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {

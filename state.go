@@ -1,6 +1,9 @@
 package kalam
 
 import (
+	"strconv"
+	"time"
+
 	"github.com/kalamgo/kalam/fsm"
 )
 
@@ -23,10 +26,43 @@ const (
 // Trigger is what moved the lifecycle.
 type Trigger = fsm.Trigger
 
-// Transition is one move of the lifecycle.
+// Transition is one move of the lifecycle, and why it happened.
 type Transition struct {
 	From, To State
 	Trigger  Trigger
+	// Reason says why when the trigger alone does not: the socket's loss
+	// (ErrDeadLink, ErrConnectTimeout, a dial error, *CloseError), a refusal
+	// (ErrCredentialsRejected), the credentials' loss, or *GiveUpError. Nil
+	// for what the application asked for.
+	Reason error
+	// Code is the WebSocket close code behind the transition, if any.
+	Code int
+	// Attempt numbers the connection attempts since the socket was last up:
+	// on entering Connecting the attempt starting, on entering Backoff the
+	// attempt that failed; zero otherwise.
+	Attempt int
+	// RetryIn is the delay before the next attempt, on entering Backoff.
+	RetryIn time.Duration
+}
+
+// String describes the transition in one line, e.g. "Connecting -> Backoff
+// (SocketLost, attempt 2, retry in 740ms): kalam: connect timeout".
+func (t Transition) String() string {
+	s := t.From.String() + " -> " + t.To.String() + " (" + t.Trigger.String()
+	if t.Code != 0 {
+		s += ", code " + strconv.Itoa(t.Code)
+	}
+	if t.Attempt > 0 {
+		s += ", attempt " + strconv.Itoa(t.Attempt)
+	}
+	if t.RetryIn > 0 {
+		s += ", retry in " + t.RetryIn.Round(time.Millisecond).String()
+	}
+	s += ")"
+	if t.Reason != nil {
+		s += ": " + t.Reason.Error()
+	}
+	return s
 }
 
 // ConnectionEvent reports the socket opening (Connected) or being lost,

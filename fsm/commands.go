@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/kalamgo/kalam/auth/credential"
 	"github.com/kalamgo/kalam/transport/wire"
 )
 
@@ -42,12 +43,18 @@ func (e *Engine) command(in Input) error {
 			e.resolveReq++
 		}
 		e.install(c)
+		if e.dialAfterAuth && e.state == StateBackoff {
+			// A redial was waiting for the answer just superseded.
+			e.dialAfterAuth = false
+			e.retryNow()
+		}
 	case FreshAuth:
 		if !e.cfg.HasProvider {
 			return ErrNoCredentials
 		}
 		e.started = true
 		e.resolveBlocked = false
+		e.freshRound()
 		e.resolve(e.refreshReason())
 	case SetNamespace:
 		if !validIdent(in.Namespace) {
@@ -61,6 +68,7 @@ func (e *Engine) command(in Input) error {
 		if !e.credentialsObtainable() {
 			return &TransitionError{From: e.state, Trigger: TriggerConnect, Guard: GuardHasValidToken.String()}
 		}
+		e.freshRound()
 		e.started = true
 		e.wantConnect, e.hold = true, false
 		if e.state == StateBackoff && e.tokenValid() {
@@ -71,6 +79,7 @@ func (e *Engine) command(in Input) error {
 			return ErrDraining
 		}
 		e.wantConnect, e.hold = false, true
+		e.streakOver() // the application keeps the socket closed: nothing is failing
 		if e.state.In(StateAuthed) && e.state != StateAuthed || e.state.In(StateConnected) {
 			return e.fire(TriggerDisconnect)
 		}
@@ -139,16 +148,20 @@ func (e *Engine) subscribe(in Subscribe) error {
 		return ErrDuplicateSubscription
 	case strings.TrimSpace(in.SQL) == "":
 		return ErrEmptySQL
-	case e.namespace == "" && !in.Wait:
+	}
+	ns, qualified := ownNamespace(in.SQL)
+	switch {
+	case e.namespace == "" && !qualified && !in.Wait:
 		return &TransitionError{From: e.state, Trigger: TriggerSubscribe, Guard: GuardHasNamespace.String()}
+	case e.credErr != nil && !e.credUsable() && !in.Wait:
+		return credFailure(e.credErr)
 	case !e.credentialsObtainable() && !in.Wait:
 		return &TransitionError{From: e.state, Trigger: TriggerSubscribe, Guard: GuardHasValidToken.String()}
-	case e.credErr != nil && !e.credUsable() && !in.Wait:
-		return errors.Join(&TransitionError{From: e.state, Trigger: TriggerSubscribe, Guard: GuardHasValidToken.String()}, e.credErr)
 	}
+	e.freshRound()
 	e.started = true
 	e.hold = false
-	s := &sub{id: in.ID, sql: in.SQL, opts: in.Options}
+	s := &sub{id: in.ID, sql: in.SQL, opts: in.Options, wait: in.Wait, ns: ns, ownNS: qualified}
 	if from, ok := in.Options.ResumeFrom(); ok {
 		s.pos, s.hasPos = from, true // rows at or below a caller's starting point are replays too
 	}
@@ -169,6 +182,7 @@ func (e *Engine) query(in Query) error {
 	case in.Namespace != "" && !validIdent(in.Namespace):
 		return ErrInvalidNamespace
 	}
+	e.freshRound()
 	q := &query{id: in.ID, namespace: in.Namespace}
 	q.req.SQL = in.SQL
 	q.req.Params = in.Params
@@ -180,14 +194,15 @@ func (e *Engine) query(in Query) error {
 		e.queries[q.id] = q
 		e.sendQuery(q)
 	case e.credErr != nil:
-		return errors.Join(ErrNoCredentials, e.credErr)
+		return credFailure(e.credErr)
 	case e.credentialsObtainable():
 		e.started = true
 		e.queries[q.id] = q
 		e.parked = append(e.parked, q.id)
 		if e.hasCred && !e.cred.Anonymous && !e.resolving && e.state != StateUnauthed {
-			e.internal(TriggerRefreshDue) // token past expiry: refresh before sending
+			e.must(TriggerRefreshDue, credential.ErrTokenExpired, 0) // token past expiry: refresh before sending
 		}
+		e.askNow() // never wait out a resolution's retry delay
 	default:
 		return ErrNoCredentials
 	}

@@ -2,6 +2,8 @@ package fsm
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"os"
 	"path/filepath"
@@ -14,7 +16,8 @@ var update = flag.Bool("update", false, "rewrite the committed diagrams in docs/
 const docsDir = "../docs"
 
 func TestDiagramsAreDeterministic(t *testing.T) {
-	if Mermaid() != Mermaid() || DOT() != DOT() {
+	m1, m2, d1, d2 := Mermaid(), Mermaid(), DOT(), DOT()
+	if m1 != m2 || d1 != d2 {
 		t.Fatal("diagram output differs between two calls")
 	}
 }
@@ -70,4 +73,22 @@ func TestDiagramsUpToDate(t *testing.T) {
 			t.Errorf("%s is stale: the lifecycle table changed; run `make diagrams` and commit the result", path)
 		}
 	}
+	// The SVG records the DOT it was rendered from; its layout depends on
+	// the Graphviz version and is not compared.
+	if *update {
+		return // TestDOTRendersWithGraphviz rewrites it
+	}
+	svg, err := os.ReadFile(filepath.Join(docsDir, "lifecycle.svg"))
+	if err != nil {
+		t.Fatalf("%v (run `make diagrams`)", err)
+	}
+	if !bytes.Contains(svg, []byte(svgStamp())) {
+		t.Errorf("docs/lifecycle.svg was not rendered from the current DOT; run `make diagrams` (needs graphviz) and commit the result")
+	}
+}
+
+// svgStamp is the comment the SVG carries to name the DOT it shows.
+func svgStamp() string {
+	sum := sha256.Sum256([]byte(DOT()))
+	return "<!-- rendered from lifecycle.dot sha256:" + hex.EncodeToString(sum[:]) + " -->"
 }

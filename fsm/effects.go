@@ -28,11 +28,12 @@ const (
 	TimerPace                      // the pacer may let the next frame out
 	TimerAck                       // a subscription's ack is overdue
 	TimerCatchUp                   // a catch-up round is due
+	TimerGiveUp                    // the give-up policy's window ends
 
-	numTimers = int(TimerCatchUp) + 1
+	numTimers = int(TimerGiveUp) + 1
 )
 
-var timerNames = [numTimers]string{"Refresh", "ResolveRetry", "Connect", "Backoff", "Ping", "PongDeadline", "Drain", "Pace", "Ack", "CatchUp"}
+var timerNames = [numTimers]string{"Refresh", "ResolveRetry", "Connect", "Backoff", "Ping", "PongDeadline", "Drain", "Pace", "Ack", "CatchUp", "GiveUp"}
 
 func (t Timer) String() string {
 	if int(t) < numTimers {
@@ -118,6 +119,19 @@ type (
 	StateChanged struct {
 		From, To State
 		Trigger  Trigger
+		// Reason says why, when the trigger alone does not: the socket's
+		// loss (ErrDeadLink, ErrConnectTimeout, a dial error, *CloseError),
+		// a refusal (ErrCredentialsRejected), the credentials' loss, or
+		// *GiveUpError. Nil for what the application asked for.
+		Reason error
+		// Code is the WebSocket close code behind the transition, if any.
+		Code int
+		// Attempt numbers the connection attempts since the socket was last
+		// up: on entering Connecting, the attempt starting; on entering
+		// Backoff, the attempt that failed. Zero elsewhere.
+		Attempt int
+		// RetryIn is the delay before the next attempt, on entering Backoff.
+		RetryIn time.Duration
 	}
 
 	// ConnectionEvent reports what happened to the socket: opened

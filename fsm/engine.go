@@ -85,6 +85,13 @@ type Config struct {
 	// CatchUpDelay is the delay before a follow-up round, doubled per
 	// round up to BackoffMax. Zero means 200 ms.
 	CatchUpDelay time.Duration `json:"catchUpDelay,omitempty"`
+	// GiveUpAttempts and GiveUpAfter are the give-up policy: once that
+	// many connection or credential attempts in a row have failed, or that
+	// long has passed since the first of them began, the engine stops
+	// retrying and fails the waiting work with a *GiveUpError. Zero (the
+	// default) means keep trying. New work starts a fresh round.
+	GiveUpAttempts int           `json:"giveUpAttempts,omitempty"`
+	GiveUpAfter    time.Duration `json:"giveUpAfter,omitempty"`
 }
 
 func (c Config) withDefaults() Config {
@@ -180,7 +187,8 @@ type Engine struct {
 
 	drain *drainState
 
-	rep repairState // pacer, wire ids, catch-up (pace.go, catchup.go)
+	rep   repairState // pacer, wire ids, catch-up (pace.go, catchup.go)
+	waits             // reasons, give-up policy, unexpected refusals (giveup.go, reason.go)
 }
 
 type subPhase uint8
@@ -207,7 +215,11 @@ type sub struct {
 	from     wire.SeqID
 	cont     Continuity
 	removed  bool
-	paused   bool // held off the wire by flow control
+	paused   bool   // held off the wire by flow control
+	acked    bool   // the server acknowledged it at least once
+	wait     bool   // asked to wait for credentials and a namespace
+	ns       string // the namespace its SQL qualifies its tables with
+	ownNS    bool   // its SQL needs no client namespace (see ownNamespace)
 	subLimits
 	subRepair
 }
@@ -364,7 +376,7 @@ func (e *Engine) fire(t Trigger) error {
 }
 
 func (e *Engine) transitioned(from, to State, t Trigger) {
-	e.emit(StateChanged{From: from, To: to, Trigger: t})
+	e.emit(e.stateChanged(from, to, t))
 }
 
 // guard evaluates a named guard against the engine's current facts.
@@ -375,7 +387,7 @@ func (e *Engine) guard(g Guard) bool {
 	case GuardHasValidToken:
 		return e.tokenValid()
 	case GuardHasNamespace:
-		return e.namespace != ""
+		return e.anyNSReady()
 	case GuardNoSubscriptions:
 		return e.liveSubs() == 0
 	case GuardCanRefresh:
@@ -432,7 +444,9 @@ func (e *Engine) onTimer(in TimerFired) {
 	e.timerArmed[in.Timer] = false
 	switch in.Timer {
 	case TimerRefresh:
-		_ = e.fire(TriggerRefreshDue) // refused outside Authed/Connected: nothing to refresh for
+		if e.state.In(StateAuthed) || e.state.In(StateConnected) { // elsewhere nothing to refresh for
+			e.must(TriggerRefreshDue, nil, 0)
+		}
 	case TimerResolveRetry:
 		if !e.resolving && e.state != StateClosed {
 			e.resolve(e.refreshReason())
@@ -475,6 +489,8 @@ func (e *Engine) onTimer(in TimerFired) {
 		if e.state == StateDraining {
 			e.finishDrain(true)
 		}
+	case TimerGiveUp:
+		e.giveUpDue()
 	default:
 		e.onLimitTimer(in.Timer)
 	}
@@ -498,6 +514,7 @@ func (e *Engine) resolve(reason credential.Reason) {
 	}
 	e.cancel(TimerResolveRetry)
 	e.resolving = true
+	e.resolveAt = e.now
 	e.resolveReq++
 	e.emit(ResolveCredentials{Req: e.resolveReq, Reason: reason})
 }
@@ -526,8 +543,9 @@ func (e *Engine) install(c credential.Credentials) {
 		}
 	}
 	if e.state != StateClosed {
-		_ = e.fire(TriggerCredentials)
+		e.must(TriggerCredentials, nil, 0)
 	}
+	e.credsArrived()
 	e.flushParked()
 }
 
@@ -550,7 +568,7 @@ func (e *Engine) onResolved(in CredentialsResolved) {
 	e.install(c)
 	if e.dialAfterAuth && e.state == StateBackoff {
 		e.dialAfterAuth = false
-		_ = e.fire(TriggerRetry)
+		e.retryNow()
 	}
 }
 
@@ -571,10 +589,13 @@ func (e *Engine) onResolveFailed(in CredentialsFailed) {
 // falls back to Unauthed with its subscriptions parked.
 func (e *Engine) credentialsUnavailable(err error, retryable bool) {
 	e.emit(Problem{Err: err, Recoverable: retryable})
-	if retryable {
+	switch {
+	case retryable && e.resolveFailed(err):
+		// The give-up policy ended the retries; nothing is blocked.
+	case retryable:
 		e.resolveTries++
 		e.arm(TimerResolveRetry, e.now+e.backoffDelay(e.resolveTries-1))
-	} else {
+	default:
 		e.resolveBlocked = true
 	}
 	if e.tokenValid() || (e.hasCred && e.cred.Anonymous && !e.credRejected) {
@@ -583,7 +604,7 @@ func (e *Engine) credentialsUnavailable(err error, retryable bool) {
 		}
 		if e.dialAfterAuth && e.state == StateBackoff {
 			e.dialAfterAuth = false
-			_ = e.fire(TriggerRetry)
+			e.retryNow()
 		}
 		return
 	}
@@ -597,9 +618,10 @@ func (e *Engine) credentialsUnavailable(err error, retryable bool) {
 func (e *Engine) loseCredentials(cause error) {
 	e.credErr = cause
 	if e.state.In(StateAuthed) || e.state.In(StateConnected) {
-		_ = e.fire(TriggerCredentialsLost)
+		e.must(TriggerCredentialsLost, cause, 0)
 	}
-	e.failParked(errors.Join(ErrNoCredentials, cause))
+	e.failParked(credFailure(cause))
+	e.endIfFinal(cause)
 }
 
 // internal runs the action of an internal transition.
@@ -633,6 +655,7 @@ func (e *Engine) dial(State, Trigger) {
 	e.sockOpen = false
 	e.closing = false
 	e.dialing = true
+	e.dialAt = e.now
 	e.emit(Dial{Epoch: e.epoch})
 	e.arm(TimerConnect, e.now+e.cfg.ConnectTimeout)
 }
@@ -721,7 +744,10 @@ func (e *Engine) socketLost(code int, reason string, err error) {
 	}
 	switch {
 	case e.state == StateConnecting || e.state.In(StateConnected):
-		_ = e.fire(TriggerSocketLost)
+		if e.connectFailed(e.state == StateConnecting, socketReason(code, reason, err)) {
+			return // the give-up policy ended the attempts
+		}
+		e.must(TriggerSocketLost, socketReason(code, reason, err), code)
 	case e.state == StateDraining:
 		e.abandonLoads()
 	}
@@ -742,7 +768,7 @@ func (e *Engine) authRejected(code int, reason string) {
 	e.credRejected = true
 	e.rejectedToken = e.cred.AccessToken
 	if e.state == StateConnecting || e.state.In(StateConnected) {
-		_ = e.fire(TriggerAuthRejected)
+		e.must(TriggerAuthRejected, ErrCredentialsRejected, code)
 	}
 }
 
@@ -775,11 +801,12 @@ func (e *Engine) parkWork(_ State, t Trigger) {
 // nothing but the application can replace them.
 func (e *Engine) refusedForGood() {
 	e.credErr = ErrCredentialsRejected
-	e.failParked(errors.Join(ErrNoCredentials, ErrCredentialsRejected))
+	e.failParked(credFailure(ErrCredentialsRejected))
+	e.endIfFinal(ErrCredentialsRejected)
 }
 
 func (e *Engine) armBackoff(State, Trigger) {
-	d := e.backoffDelay(e.attempts)
+	d := e.nextBackoff()
 	e.attempts++
 	e.arm(TimerBackoff, e.now+d)
 }
@@ -816,6 +843,7 @@ func (e *Engine) backoffDelay(n int) time.Duration {
 
 func (e *Engine) startKeepalive(State, Trigger) {
 	e.attempts = 0
+	e.streakOver()
 	e.rejections = 0
 	e.rejectedToken = credential.Secret{}
 	e.lastInbound = e.now
@@ -857,7 +885,7 @@ func (e *Engine) onFrame(in FrameReceived) {
 	switch m.Type {
 	case wire.TypeAuthSuccess:
 		if e.state == StateConnecting {
-			_ = e.fire(TriggerAuthOK)
+			e.must(TriggerAuthOK, nil, 0)
 		}
 	case wire.TypeAuthError:
 		e.sockOpen = false
@@ -918,6 +946,7 @@ func (e *Engine) onSubMessage(s *sub, m *wire.ServerMessage) error {
 		if s.phase != phaseSubscribing {
 			return nil // a duplicate ack changes nothing
 		}
+		s.acked = true
 		ev := Event{Kind: EventSubscribed, Schema: m.Schema, Seq: s.pos}
 		e.onAcked(s, s.resuming)
 		if s.resuming {
@@ -1096,7 +1125,7 @@ func (e *Engine) sendPending() {
 			return
 		}
 		s := e.subs[id]
-		if s == nil || s.removed || s.phase != phasePending || s.paused {
+		if s == nil || s.removed || s.phase != phasePending || s.paused || !e.nsReady(s) {
 			continue
 		}
 		if s.wireSQL == "" {
@@ -1210,6 +1239,9 @@ func (e *Engine) onQueryResult(in QueryResult) {
 			q.retried = true
 			e.parked = append(e.parked, q.id)
 			e.flushParked()
+			if !q.inFlight {
+				e.askNow()
+			}
 			return
 		}
 	}
@@ -1246,7 +1278,9 @@ func (e *Engine) tokenRefused(tok credential.Secret) {
 		e.rejectedToken = tok
 	}
 	e.credRejected = true
-	_ = e.fire(TriggerTokenRefused) // no row in Unauthed, Draining, Closed: marking it is all
+	if e.state.In(StateAuthed) || e.state.In(StateConnected) { // elsewhere marking it is all
+		e.must(TriggerTokenRefused, ErrCredentialsRejected, 0)
+	}
 }
 
 // --- drain and close ----------------------------------------------------------
@@ -1306,7 +1340,11 @@ func (e *Engine) finishDrain(timedOut bool) {
 	e.cancel(TimerDrain)
 	e.hangUp(wire.CloseNormal, "client drained", false)
 	e.emit(DrainDone{Outcome: d.outcome})
-	_ = e.fire(TriggerDrained)
+	var why error
+	if timedOut {
+		why = ErrDrainTimeout
+	}
+	e.must(TriggerDrained, why, 0)
 }
 
 func (e *Engine) shutdown(State, Trigger) {
@@ -1368,12 +1406,12 @@ func (e *Engine) settleOnce() bool {
 	// expiry that has passed is acted on now, whatever the timer says.
 	if e.credExpiry != 0 && e.now >= e.credExpiry && !e.resolving && !e.credRejected &&
 		(e.state.In(StateAuthed) || e.state.In(StateConnected)) {
-		_ = e.fire(TriggerRefreshDue)
+		e.must(TriggerRefreshDue, credential.ErrTokenExpired, 0)
 		return true
 	}
 	switch e.state {
 	case StateUnauthed:
-		if e.started && !e.resolving && !e.resolveBlocked && e.cfg.HasProvider && !e.timerArmed[TimerResolveRetry] {
+		if e.started && !e.resolving && !e.resolveBlocked && !e.gaveUp && e.cfg.HasProvider && !e.timerArmed[TimerResolveRetry] {
 			e.resolve(e.refreshReason())
 		}
 	case StateAuthed:
@@ -1381,7 +1419,7 @@ func (e *Engine) settleOnce() bool {
 			return e.fire(TriggerConnect) == nil
 		}
 		if e.wantSocket() && !e.resolving && e.hasCred && !e.cred.Anonymous && !e.tokenValid() {
-			e.internal(TriggerRefreshDue)
+			e.must(TriggerRefreshDue, nil, 0)
 		}
 	case StateConnected, StateLive:
 		if !e.wantSocket() {

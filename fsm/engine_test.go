@@ -44,7 +44,7 @@ func TestLifecycleHappyPath(t *testing.T) {
 	dial := must[Dial](h, effs)
 	h.state(StateConnecting)
 
-	effs = h.step(Dialed{Epoch: dial.Epoch})
+	effs = h.step(Dialed(dial))
 	a := must[Authenticate](h, effs)
 	if a.Token.Reveal() != "tok-1" || a.Epoch != dial.Epoch {
 		t.Fatalf("authenticate = epoch %d", a.Epoch)
@@ -133,7 +133,7 @@ func TestResumeAfterSocketLoss(t *testing.T) {
 	}
 	none[Authenticate](h, effs)
 
-	h.step(Dialed{Epoch: dial.Epoch})
+	h.step(Dialed(dial))
 	effs = h.frame(`{"type":"auth_success","user":"alice","role":"user","protocol":{"serialization":"json","compression":"gzip"}}`)
 	m := sent(h, must[Send](h, effs))
 	if m.Subscription == nil || m.Subscription.Options == nil || m.Subscription.Options.From == nil || *m.Subscription.Options.From != 400 {

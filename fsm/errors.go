@@ -84,7 +84,14 @@ type TransitionError struct {
 
 func (e *TransitionError) Error() string {
 	if e.Guard != "" {
-		return "kalam: " + e.Trigger.String() + " refused in " + e.From.String() + ": guard " + e.Guard + " does not hold"
+		s := "kalam: " + e.Trigger.String() + " refused in " + e.From.String() + ": guard " + e.Guard + " does not hold"
+		switch e.Guard {
+		case GuardHasNamespace.String():
+			s += " (no namespace: qualify every table as ns.table, or set a namespace)"
+		case GuardHasValidToken.String(), GuardHasCredentials.String():
+			s += " (no usable credentials: set credentials or configure an auth provider)"
+		}
+		return s
 	}
 	return "kalam: " + e.Trigger.String() + " not permitted in " + e.From.String()
 }

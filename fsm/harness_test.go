@@ -41,6 +41,9 @@ func (h *harness) stepErr(in Input) ([]Effect, error) {
 	if err := h.e.CheckInvariants(); err != nil {
 		h.t.Fatalf("invariant broken after %T: %v", in, err)
 	}
+	if err := h.e.CheckLiveness(); err != nil {
+		h.t.Fatalf("liveness broken after %T: %v", in, err)
+	}
 	return h.last, err
 }
 

@@ -11,6 +11,9 @@ import "fmt"
 // (no dial with it, no state that needs a token without a refresh on its
 // way). Tests and the simulation call it after every step.
 func (e *Engine) CheckInvariants() error {
+	if len(e.refusals) > 0 {
+		return fmt.Errorf("a transition the engine relies on was refused: %v", e.refusals[0])
+	}
 	pending := 0
 	for _, id := range e.order {
 		s := e.subs[id]
@@ -38,18 +41,18 @@ func (e *Engine) CheckInvariants() error {
 		return fmt.Errorf("%d subscriptions registered, %d ordered", len(e.subs), len(e.order))
 	case pending != e.pending:
 		return fmt.Errorf("pending count %d, counted %d", e.pending, pending)
-	case e.state == StateLive && e.namespace == "":
-		return fmt.Errorf("Live without a namespace")
+	case e.state == StateLive && !e.liveNamespaced():
+		return fmt.Errorf("state Live with a subscription on the wire and no namespace")
 	case e.state == StateLive && (!e.hasCred || e.cred.Anonymous || e.cred.AccessToken.IsZero()):
-		return fmt.Errorf("Live without a token")
+		return fmt.Errorf("state Live without a token")
 	case e.state == StateLive && !e.tokenValid() && !e.resolving:
-		return fmt.Errorf("Live with an expired or refused token and no refresh in flight")
+		return fmt.Errorf("state Live with an expired or refused token and no refresh in flight")
 	case e.refusedHeld() && e.state == StateConnecting:
-		return fmt.Errorf("Connecting with a token the server refused")
+		return fmt.Errorf("state Connecting with a token the server refused")
 	case e.refusedHeld() && (e.state.In(StateAuthed) || e.state.In(StateConnected)) && !e.resolving:
 		return fmt.Errorf("%v holding a token the server refused and no refresh in flight", e.state)
 	case e.state == StateLive && len(e.subs) == 0:
-		return fmt.Errorf("Live without a subscription")
+		return fmt.Errorf("state Live without a subscription")
 	case e.state.In(StateConnected) && !e.sockOpen:
 		return fmt.Errorf("%v without an open socket", e.state)
 	case e.sockOpen && !(e.state == StateConnecting || e.state.In(StateConnected) || e.state == StateDraining):
@@ -59,15 +62,15 @@ func (e *Engine) CheckInvariants() error {
 	case e.resolving && !e.cfg.HasProvider:
 		return fmt.Errorf("resolving without a provider")
 	case e.state == StateDraining && e.drain == nil:
-		return fmt.Errorf("Draining without drain state")
+		return fmt.Errorf("state Draining without drain state")
 	}
 	if e.state == StateClosed {
 		if len(e.subs) > 0 || len(e.queries) > 0 || e.resolving || e.sockOpen {
-			return fmt.Errorf("Closed with work left: %d subscriptions, %d queries, resolving %t, socket %t", len(e.subs), len(e.queries), e.resolving, e.sockOpen)
+			return fmt.Errorf("state Closed with work left: %d subscriptions, %d queries, resolving %t, socket %t", len(e.subs), len(e.queries), e.resolving, e.sockOpen)
 		}
 		for t, armed := range e.timerArmed {
 			if armed {
-				return fmt.Errorf("Closed with timer %v armed", Timer(t))
+				return fmt.Errorf("state Closed with timer %v armed", Timer(t))
 			}
 		}
 	}

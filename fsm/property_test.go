@@ -296,6 +296,9 @@ func (w *world) apply(in Input) error {
 	if err := w.e.CheckInvariants(); err != nil {
 		return err
 	}
+	if err := w.e.CheckLiveness(); err != nil {
+		return fmt.Errorf("liveness: %w", err)
+	}
 	resolves := 0
 	for _, eff := range effs {
 		switch eff := eff.(type) {

@@ -187,7 +187,7 @@ func TestTokenRefusedWithFinalProviderAnswerFailsAtOnce(t *testing.T) {
 	// FreshAuth lifts the block.
 	effs = g.step(FreshAuth{})
 	rc := must[ResolveCredentials](h, effs)
-	effs = g.step(CredentialsResolved{Req: rc.Req, Credentials: creds("tok-2", time.Hour)})
+	g.step(CredentialsResolved{Req: rc.Req, Credentials: creds("tok-2", time.Hour)})
 	h.state(StateAuthed)
 	effs = g.step(Query{ID: 3, SQL: "SELECT 3"})
 	if q := must[HTTPQuery](h, effs); q.Token.Reveal() != "tok-2" {
@@ -215,7 +215,7 @@ func TestTokenRefusedWhileLiveWithProviderKeepsTheSocket(t *testing.T) {
 		t.Fatalf("retry = %+v", q)
 	}
 	// The next socket presents the new token.
-	effs = g.step(SocketClosed{Epoch: h.e.Epoch(), Code: wire.CloseAbnormal})
+	g.step(SocketClosed{Epoch: h.e.Epoch(), Code: wire.CloseAbnormal})
 	h.state(StateBackoff)
 	effs = g.check(h.fire(TimerBackoff))
 	must[Dial](h, effs)
@@ -275,7 +275,10 @@ func TestTokenRefusedDuringInFlightDial(t *testing.T) {
 					h = withoutProvider(t)
 				}
 				h.step(Query{ID: 1, SQL: "SELECT 1"})
-				effs := h.step(Subscribe{ID: "s1", SQL: "SELECT * FROM t"})
+				// Without a provider only the application can bring a new
+				// token: the subscription asks to wait for it (one that does
+				// not ends: TestRefusalEndsPendingWork).
+				effs := h.step(Subscribe{ID: "s1", SQL: "SELECT * FROM t", Wait: !provider})
 				h.state(StateConnecting)
 				epoch := must[Dial](h, effs).Epoch
 				if answered {
@@ -323,7 +326,7 @@ func TestTokenRefusedDuringInFlightDial(t *testing.T) {
 						t.Fatal("retry not sent with the new token")
 					}
 				}
-				if a := must[Authenticate](h, g.step(Dialed{Epoch: d.Epoch})); a.Token.Reveal() != "tok-2" {
+				if a := must[Authenticate](h, g.step(Dialed(d))); a.Token.Reveal() != "tok-2" {
 					t.Fatal("not authenticated with the new token")
 				}
 			})

@@ -124,3 +124,149 @@ func skipQuoted(s string, i int) int {
 func isIdentStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 func isIdentPart(c byte) bool  { return isIdentStart(c) || c >= '0' && c <= '9' }
 func isSpace(c byte) bool      { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// ownNamespace reports whether live sql can go without the client's
+// namespace, and the first namespace it names. It can when it names one for
+// every table it reads (after FROM or JOIN, at any depth, ns.table), and
+// when no table could be found in it at all: the client could not qualify
+// such SQL anyway, so the server judges it (and names what is wrong).
+func ownNamespace(sql string) (string, bool) {
+	ns, tables, all := scanTables(sql)
+	return ns, all || tables == 0
+}
+
+// qualifiedNamespace reports whether sql names a namespace for every table
+// it reads (after FROM or JOIN, at any depth, ns.table), and returns the
+// first such namespace. SQL that reads no table, or any table without a
+// namespace, does not qualify.
+func qualifiedNamespace(sql string) (string, bool) {
+	ns, tables, all := scanTables(sql)
+	return ns, all && tables > 0
+}
+
+// scanTables finds the tables sql reads: the first namespace named, how
+// many were seen, and whether every one is qualified (false as soon as one
+// is not; an unterminated comment counts as an unqualified table).
+func scanTables(sql string) (ns string, tables int, all bool) {
+	for i := 0; i < len(sql); {
+		c := sql[i]
+		switch {
+		case c == '\'' || c == '"' || c == '`':
+			i = skipQuoted(sql, i)
+		case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
+			for i < len(sql) && sql[i] != '\n' {
+				i++
+			}
+		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
+			end := strings.Index(sql[i+2:], "*/")
+			if end < 0 {
+				return ns, tables + 1, false
+			}
+			i += end + 4
+		case isIdentStart(c):
+			j := i
+			for j < len(sql) && isIdentPart(sql[j]) {
+				j++
+			}
+			word := sql[i:j]
+			i = j
+			if !strings.EqualFold(word, "FROM") && !strings.EqualFold(word, "JOIN") {
+				continue
+			}
+			for {
+				got, next, ok := tableRef(sql, i)
+				if !ok {
+					return ns, tables + 1, false
+				}
+				i = next
+				if got == "" {
+					break // a subquery: its own FROM is scanned in turn
+				}
+				tables++
+				if ns == "" {
+					ns = got
+				}
+				if i = skipAlias(sql, i); i < len(sql) && sql[i] == ',' {
+					i++
+					continue
+				}
+				break
+			}
+		default:
+			i++
+		}
+	}
+	return ns, tables, true
+}
+
+// tableRef reads the table named at p: its namespace, where it ends, and
+// false when it has no namespace. A '(' (subquery) gives "" and true.
+func tableRef(sql string, p int) (ns string, end int, ok bool) {
+	i := p
+	for i < len(sql) && isSpace(sql[i]) {
+		i++
+	}
+	if i < len(sql) && sql[i] == '(' {
+		return "", i, true
+	}
+	first, i, ok := ident(sql, i)
+	if !ok || i >= len(sql) || sql[i] != '.' {
+		return "", i, false
+	}
+	if _, i, ok = ident(sql, i+1); !ok {
+		return "", i, false
+	}
+	return strings.Trim(first, "\"`"), i, true
+}
+
+// ident reads a plain or quoted identifier at i.
+func ident(sql string, i int) (string, int, bool) {
+	if i >= len(sql) {
+		return "", i, false
+	}
+	start := i
+	switch {
+	case sql[i] == '"' || sql[i] == '`':
+		i = skipQuoted(sql, i)
+	case isIdentStart(sql[i]):
+		for i < len(sql) && isIdentPart(sql[i]) {
+			i++
+		}
+	default:
+		return "", i, false
+	}
+	return sql[start:i], i, true
+}
+
+// skipAlias skips an optional alias ([AS] name) after a table, unless the
+// next word is a keyword that continues the statement.
+func skipAlias(sql string, i int) int {
+	for i < len(sql) && isSpace(sql[i]) {
+		i++
+	}
+	word, j, ok := ident(sql, i)
+	if !ok {
+		return i
+	}
+	if strings.EqualFold(word, "AS") {
+		for j < len(sql) && isSpace(sql[j]) {
+			j++
+		}
+		if _, k, ok := ident(sql, j); ok {
+			j = k
+		}
+		return skipSpaces(sql, j)
+	}
+	switch strings.ToUpper(word) {
+	case "WHERE", "JOIN", "INNER", "LEFT", "RIGHT", "FULL", "CROSS", "ON", "GROUP", "ORDER", "LIMIT", "UNION", "HAVING", "OFFSET", "NATURAL":
+		return i
+	}
+	return skipSpaces(sql, j)
+}
+
+func skipSpaces(sql string, i int) int {
+	for i < len(sql) && isSpace(sql[i]) {
+		i++
+	}
+	return i
+}

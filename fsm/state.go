@@ -17,12 +17,16 @@ const (
 	StateAuthed
 	// StateConnecting (substate of StateAuthed): dialing and waiting for
 	// auth_success. Followed by StateConnected, StateBackoff (dial or socket
-	// failure), StateUnauthed (auth refused), StateAuthed (disconnect asked,
-	// or the token refused over HTTP while new credentials are on their way:
-	// the attempt is abandoned and redialled with them).
+	// failure), StateUnauthed (auth refused, credentials lost), StateAuthed
+	// (disconnect asked; the give-up policy ended the attempts; or the token
+	// refused over HTTP while new credentials are on their way: the attempt
+	// is abandoned and redialled with them), and, as a substate of
+	// StateAuthed, StateDraining or StateClosed.
 	StateConnecting
 	// StateBackoff (substate of StateAuthed): waiting, with jitter, to redial.
-	// Followed by StateConnecting or StateAuthed.
+	// Followed by StateConnecting, StateAuthed (disconnect asked, or the
+	// give-up policy ended the attempts) and, as a substate of StateAuthed,
+	// StateUnauthed, StateDraining or StateClosed.
 	StateBackoff
 	// StateConnected: the socket is open and auth_success was received; no
 	// subscription is registered. Followed by StateLive, StateBackoff (socket
@@ -130,14 +134,16 @@ const (
 	// TriggerTokenRefused: the server refused the current token over HTTP
 	// (a 401 on a query). Appended last so the ABI's trigger numbers stay.
 	TriggerTokenRefused
+	// TriggerGiveUp: the give-up policy stopped the connection attempts.
+	TriggerGiveUp
 
-	numTriggers = int(TriggerTokenRefused) + 1
+	numTriggers = int(TriggerGiveUp) + 1
 )
 
 var triggerNames = [numTriggers]string{
 	"Credentials", "CredentialsLost", "Connect", "AuthOK", "AuthRejected", "SocketLost", "Retry",
 	"Subscribe", "UnsubscribeAll", "Disconnect", "RefreshDue", "Drain", "Drained", "Close",
-	"TokenRefused",
+	"TokenRefused", "GiveUp",
 }
 
 // String returns the trigger's name, e.g. "SocketLost".

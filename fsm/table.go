@@ -113,8 +113,13 @@ var (
 		// abandon it and dial again once the new token is in.
 		{From: StateConnecting, Trigger: TriggerTokenRefused, To: StateAuthed, Guards: []Guard{GuardCanRefresh}, Action: "refreshRejected"},
 
+		// The give-up policy (Config.GiveUpAttempts, GiveUpAfter) ends the
+		// attempts: the waiting work fails, the socket stays closed.
+		{From: StateConnecting, Trigger: TriggerGiveUp, To: StateAuthed},
+
 		{From: StateBackoff, Trigger: TriggerRetry, To: StateConnecting, Guards: []Guard{GuardHasValidToken}},
 		{From: StateBackoff, Trigger: TriggerDisconnect, To: StateAuthed},
+		{From: StateBackoff, Trigger: TriggerGiveUp, To: StateAuthed},
 
 		{From: StateConnected, Trigger: TriggerSubscribe, To: StateLive, Guards: []Guard{GuardHasValidToken, GuardHasNamespace}},
 		{From: StateConnected, Trigger: TriggerCredentials, To: StateConnected, Internal: true, Guards: []Guard{GuardHasCredentials}},

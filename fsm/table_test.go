@@ -13,15 +13,15 @@ import (
 // It is written out by hand, independently of the table, so the test can
 // catch a wrong row.
 var want = map[State][numTriggers]string{
-	//              Credentials CredLost    Connect      AuthOK      AuthRej     SockLost   Retry        Subscribe UnsubAll    Disconnect RefreshDue Drain       Drained  Close  TokenRefused
-	StateUnauthed:   {"Authed", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "Draining", "-", "Closed", "-"},
-	StateAuthed:     {"=", "Unauthed", "Connecting", "-", "-", "-", "-", "-", "-", "-", "=", "Draining", "-", "Closed", "="},
-	StateConnecting: {"=", "Unauthed", "-", "Connected", "Unauthed", "Backoff", "-", "-", "-", "Authed", "=", "Draining", "-", "Closed", "Authed"},
-	StateBackoff:    {"=", "Unauthed", "Connecting", "-", "-", "-", "Connecting", "-", "-", "Authed", "=", "Draining", "-", "Closed", "="},
-	StateConnected:  {"=", "Unauthed", "-", "-", "Unauthed", "Backoff", "-", "Live", "-", "Authed", "=", "Draining", "-", "Closed", "="},
-	StateLive:       {"=", "Unauthed", "-", "-", "Unauthed", "Backoff", "-", "=", "Connected", "Authed", "=", "Draining", "-", "Closed", "="},
-	StateDraining:   {"=", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "Closed", "Closed", "-"},
-	StateClosed:     {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"},
+	//              Credentials CredLost    Connect      AuthOK      AuthRej     SockLost   Retry        Subscribe UnsubAll    Disconnect RefreshDue Drain       Drained  Close  TokenRefused  GiveUp
+	StateUnauthed:   {"Authed", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "Draining", "-", "Closed", "-", "-"},
+	StateAuthed:     {"=", "Unauthed", "Connecting", "-", "-", "-", "-", "-", "-", "-", "=", "Draining", "-", "Closed", "=", "-"},
+	StateConnecting: {"=", "Unauthed", "-", "Connected", "Unauthed", "Backoff", "-", "-", "-", "Authed", "=", "Draining", "-", "Closed", "Authed", "Authed"},
+	StateBackoff:    {"=", "Unauthed", "Connecting", "-", "-", "-", "Connecting", "-", "-", "Authed", "=", "Draining", "-", "Closed", "=", "Authed"},
+	StateConnected:  {"=", "Unauthed", "-", "-", "Unauthed", "Backoff", "-", "Live", "-", "Authed", "=", "Draining", "-", "Closed", "=", "-"},
+	StateLive:       {"=", "Unauthed", "-", "-", "Unauthed", "Backoff", "-", "=", "Connected", "Authed", "=", "Draining", "-", "Closed", "=", "-"},
+	StateDraining:   {"=", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "Closed", "Closed", "-", "-"},
+	StateClosed:     {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"},
 }
 
 // wantRefusedNoRefresh is where TokenRefused leads when nothing but the

@@ -31,7 +31,20 @@ export type Auth =
   | { user: string; password: string }
   | { token: string; refreshToken?: string };
 
-export interface Transition { from: State; to: State; trigger: string }
+/** A lifecycle move and why it happened. */
+export interface Transition {
+  from: State;
+  to: State;
+  trigger: string;
+  /** Why, when the trigger alone does not say: a lost socket, a refusal, a give-up. */
+  reason?: KalamError;
+  /** WebSocket close code behind the move, or 0. */
+  code: number;
+  /** Connection attempt: starting (to Connecting) or failed (to Backoff); 0 otherwise. */
+  attempt: number;
+  /** Delay before the next attempt, on entering Backoff; 0 otherwise. */
+  retryInMs: number;
+}
 
 export interface ConnectionEvent {
   connected: boolean;
@@ -66,6 +79,13 @@ export interface ClientConfig {
   pingIntervalMs?: number;
   pongTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /**
+   * Give-up policy for a server that stays unreachable: after this many
+   * failed attempts in a row, or this long, waiting calls fail with code
+   * GAVE_UP. Default: keep trying.
+   */
+  giveUpAttempts?: number;
+  giveUpAfterMs?: number;
   requestTimeoutMs?: number;
   /**
    * Bytes each subscription may buffer for a slow reader before it pauses
@@ -101,7 +121,7 @@ export interface ClientConfig {
 export type ErrorCode =
   | 'CLOSED' | 'DRAINING' | 'NO_CREDENTIALS' | 'NO_NAMESPACE' | 'INVALID_NAMESPACE'
   | 'EMPTY_SQL' | 'UNKNOWN_SUBSCRIPTION' | 'DRAIN_TIMEOUT' | 'CREDENTIALS_REJECTED'
-  | 'DEAD_LINK' | 'CONNECT_TIMEOUT' | 'PROTOCOL' | 'INVALID_SUBSCRIPTION_ID'
+  | 'DEAD_LINK' | 'CONNECT_TIMEOUT' | 'PROTOCOL' | 'INVALID_SUBSCRIPTION_ID' | 'GAVE_UP'
   | 'INVALID_CONFIG' | 'NO_KEY' | 'VIEW_TOO_LARGE' | 'TOKEN_EXPIRED' | 'MALFORMED_TOKEN'
   | 'TIMEOUT' | 'ABORTED' | 'QUERY' | 'SERVER' | 'REFUSED' | 'CALLBACK' | 'INTERNAL'
   /** The server refused a subscription for a cap (per connection or per user). */

@@ -153,7 +153,7 @@ func testE2ELoginQueryAndTypedErrors(t *testing.T, engine string) {
 		t.Fatal("empty namespace accepted")
 	}
 	c2 := e.client(func(cfg *kalam.Config) { cfg.Namespace = "" })
-	_, err = c2.Live(ctx, "SELECT * FROM app.orders", kalam.LiveOptions{})
+	_, err = c2.Live(ctx, "SELECT * FROM orders", kalam.LiveOptions{})
 	var te *kalam.TransitionError
 	if !errors.Is(err, kalam.ErrNoNamespace) || !errors.As(err, &te) || te.Guard != "hasNamespace" {
 		t.Fatalf("Live without namespace = %v", err)

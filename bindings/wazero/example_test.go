@@ -115,8 +115,8 @@ func ExampleHost_NewEngine() {
 	fmt.Println(err)
 	// Output:
 	// fsm.SetTimer {Refresh 1h0m1s 1}
-	// fsm.StateChanged {Unauthed Authed Credentials}
-	// fsm.StateChanged {Authed Connecting Connect}
+	// fsm.StateChanged {Unauthed Authed Credentials <nil> 0 0 0s}
+	// fsm.StateChanged {Authed Connecting Connect <nil> 0 1 0s}
 	// fsm.Dial {1}
 	// fsm.SetTimer {Connect 11s 2}
 	// fsm.Authenticate {1 [REDACTED]}

@@ -121,7 +121,7 @@ func (a *app) runLive(ctx context.Context, cfg kalam.Config, sql string, o liveO
 	// the attempt and RetryIn the Transition will carry after the trigger.
 	cfg.OnStateChange = func(t kalam.Transition) {
 		if t.From != t.To {
-			say("state: %s -> %s (%s)", t.From, t.To, t.Trigger)
+			say("state: %s", t) // with its reason, attempt and retry delay
 		}
 	}
 	cfg.OnConnection = func(ev kalam.ConnectionEvent) {

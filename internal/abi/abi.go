@@ -6,7 +6,9 @@ import (
 
 // Version is the ABI version the guest reports from ExportVersion. The host
 // refuses a module with another version. Bump it on any change to the
-// exports or the encodings. Version 4 added ExportStepBatch.
+// exports or the encodings. Version 4 added ExportStepBatch, the engine's
+// pacer/catch-up timers and sentinels, and the give-up and close errors
+// with the reasons StateChanged carries.
 const Version = 4
 
 // Names of the guest's exports. The module imports nothing of its own: only

@@ -133,6 +133,9 @@ func sampleErrors() []error {
 		errors.Join(fsm.ErrProtocol, &wire.DecodeError{Reason: "x"}),
 		fmt.Errorf("outer: %w", fmt.Errorf("inner: %w", fsm.ErrDeadLink)),
 		errors.New("plain"),
+		&fsm.GiveUpError{Attempts: 3, Elapsed: 1500 * time.Millisecond, Last: fsm.ErrConnectTimeout},
+		&fsm.GiveUpError{Attempts: 0, Elapsed: time.Second},
+		&fsm.CloseError{Code: 1011, Reason: "server error"},
 	}
 }
 
@@ -148,6 +151,8 @@ func sampleEffects() []fsm.Effect {
 			Schema: sampleResponse().Results[0].Schema, Seq: 5, Batch: 2, Last: true, From: 4, Continuity: fsm.ContinuityNoDeletes}},
 		fsm.QueryDone{ID: 9, Response: sampleResponse()},
 		fsm.StateChanged{From: fsm.StateConnected, To: fsm.StateLive, Trigger: fsm.TriggerSubscribe},
+		fsm.StateChanged{From: fsm.StateConnecting, To: fsm.StateBackoff, Trigger: fsm.TriggerSocketLost,
+			Reason: &fsm.CloseError{Code: 1006}, Code: 1006, Attempt: 2, RetryIn: 750 * time.Millisecond},
 		fsm.ConnectionEvent{Epoch: 3, Connected: false, Code: 1006, Reason: "lost", Err: fsm.ErrDeadLink, Recoverable: true},
 		fsm.DrainDone{Outcome: fsm.DrainOutcome{TimedOut: true, QueriesCompleted: 1, QueriesAbandoned: 2, LoadsCompleted: 3, LoadsAbandoned: 4, Subscriptions: 5}},
 	}
@@ -336,7 +341,7 @@ func TestBadEncodingsGetCodes(t *testing.T) {
 		want error
 	}{
 		{"unknown input tag", []byte{0, 99}, decIn, ErrUnknownTag},
-		{"input timer out of range", []byte{0, inTimerFired, 10, 0}, decIn, ErrBadValue},
+		{"input timer out of range", []byte{0, inTimerFired, 11, 0}, decIn, ErrBadValue},
 		{"bool not 0 or 1", []byte{0, inNetworkChanged, 2}, decIn, ErrBadValue},
 		{"trailing bytes", []byte{0, inStart, 0}, decIn, ErrBadValue},
 		{"huge list count", append([]byte{0, inQuery, 1, 0}, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f), decIn, ErrTruncated},
@@ -346,7 +351,7 @@ func TestBadEncodingsGetCodes(t *testing.T) {
 		{"option flags", []byte{0, inSubscribe, 1, 's', 1, 'q', 1, 0x10, 0}, decIn, ErrBadValue},
 		{"unknown effect tag", []byte{0, 0, 0, 1, 99, 0}, decStep, ErrUnknownTag},
 		{"state out of range", []byte{0, 0, 8, 0}, decStep, ErrBadValue},
-		{"unknown error kind", []byte{0, 9, 0, 0}, decStep, ErrUnknownTag},
+		{"unknown error kind", []byte{0, 10, 0, 0}, decStep, ErrUnknownTag},
 		{"unknown sentinel", []byte{0, errSentinel, 200, 1, 0, 0}, decStep, ErrUnknownTag},
 		{"nil wrapped error", []byte{0, errOther, 0, 1, errNil, 0, 0}, decStep, ErrBadValue},
 		{"event kind out of range", []byte{0, 0, 0, 1, effDeliver, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0}, decStep, ErrBadValue},
@@ -478,4 +483,25 @@ func TestWriteSeedCorpus(t *testing.T) {
 		write("FuzzDecodeEffects", fmt.Sprintf("seed-%02d-%s", i, strings.TrimPrefix(fmt.Sprintf("%T", eff), "fsm.")), encodeStep(t, nil, []fsm.Effect{eff}))
 	}
 	write("FuzzDecodeEffects", "seed-all", encodeStep(t, &fsm.TransitionError{From: fsm.StateAuthed, Trigger: fsm.TriggerConnect, Guard: "hasValidToken"}, sampleEffects()))
+}
+
+// matcher matches a sentinel through its Is method only.
+type matcher struct{}
+
+func (matcher) Error() string        { return "401 unauthorized" }
+func (matcher) Is(target error) bool { return target == auth.ErrRejected }
+
+func TestErrorMatchedByIsMethodKeepsItsMatch(t *testing.T) {
+	err := fmt.Errorf("basic login: %w", matcher{})
+	got, derr := DecodeError(AppendError(nil, err))
+	if derr != nil {
+		t.Fatal(derr)
+	}
+	if !errors.Is(got, auth.ErrRejected) || got.Error() != err.Error() {
+		t.Fatalf("decoded %v (matches ErrRejected: %t)", got, errors.Is(got, auth.ErrRejected))
+	}
+	again := AppendError(nil, got)
+	if !bytes.Equal(again, AppendError(nil, err)) {
+		t.Fatal("re-encoding the decoded error gives other bytes")
+	}
 }

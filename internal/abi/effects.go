@@ -88,6 +88,10 @@ func AppendEffect(b []byte, eff fsm.Effect) ([]byte, error) {
 		b = AppendError(b, e.Err)
 	case fsm.StateChanged:
 		b = append(b, effStateChanged, byte(e.From), byte(e.To), byte(e.Trigger))
+		b = AppendError(b, e.Reason)
+		b = appendVarint(b, int64(e.Code))
+		b = appendVarint(b, int64(e.Attempt))
+		b = appendVarint(b, int64(e.RetryIn))
 	case fsm.ConnectionEvent:
 		b = append(b, effConnectionEvent)
 		b = appendUvarint(b, e.Epoch)
@@ -182,6 +186,10 @@ func (d *decoder) effect() fsm.Effect {
 			From:    fsm.State(d.enum(numStates, "state")),
 			To:      fsm.State(d.enum(numStates, "state")),
 			Trigger: fsm.Trigger(d.enum(numTriggers, "trigger")),
+			Reason:  d.error(),
+			Code:    d.int(),
+			Attempt: d.int(),
+			RetryIn: time.Duration(d.varint()),
 		}
 	case effConnectionEvent:
 		return fsm.ConnectionEvent{Epoch: d.uvarint(), Connected: d.bool(), Code: d.int(), Reason: d.str(), Err: d.error(), Recoverable: d.bool()}

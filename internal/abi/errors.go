@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/kalamgo/kalam/auth/credential"
 	"github.com/kalamgo/kalam/fsm"
@@ -20,6 +21,8 @@ const (
 	errDecode         = 5 // reason string, cause error
 	errMalformedToken = 6 // reason string
 	errOther          = 7 // message string, list of wrapped errors
+	errGiveUp         = 8 // attempts varint, elapsed varint, last error
+	errClose          = 9 // code varint, reason string
 )
 
 // sentinels maps stable codes to the sentinel errors both sides share.
@@ -46,6 +49,7 @@ var sentinels = []struct {
 	{16, fsm.ErrSubscribeTimeout},
 	{17, fsm.ErrSubscriptionLimit},
 	{18, fsm.ErrGap},
+	{19, fsm.ErrGaveUp},
 	{32, credential.ErrMalformedToken},
 	{33, credential.ErrTokenExpired},
 	{34, credential.ErrRejected},
@@ -137,6 +141,19 @@ func appendError(b []byte, err error, depth int) []byte {
 			b = append(b, errMalformedToken)
 			return appendString(b, e.Reason)
 		}
+	case *fsm.GiveUpError:
+		if e != nil {
+			b = append(b, errGiveUp)
+			b = appendVarint(b, int64(e.Attempts))
+			b = appendVarint(b, int64(e.Elapsed))
+			return appendError(b, e.Last, depth+1)
+		}
+	case *fsm.CloseError:
+		if e != nil {
+			b = append(b, errClose)
+			b = appendVarint(b, int64(e.Code))
+			return appendString(b, e.Reason)
+		}
 	}
 	b = append(b, errOther)
 	b = appendString(b, err.Error())
@@ -147,6 +164,16 @@ func appendError(b []byte, err error, depth int) []byte {
 	case interface{ Unwrap() error }:
 		if w := u.Unwrap(); w != nil {
 			wrapped = []error{w}
+		}
+	}
+	// A type that matches sentinels through its own Is method (an HTTP
+	// error that is auth.ErrRejected for a 401) would lose that match on
+	// the other side: the sentinels it matches travel as wrapped errors.
+	if m, ok := err.(interface{ Is(error) bool }); ok {
+		for _, s := range sentinels {
+			if m.Is(s.err) {
+				wrapped = append(wrapped[:len(wrapped):len(wrapped)], s.err)
+			}
 		}
 	}
 	n := 0
@@ -214,6 +241,12 @@ func (d *decoder) error() error {
 		return e
 	case errMalformedToken:
 		return &credential.MalformedTokenError{Reason: d.str()}
+	case errGiveUp:
+		e := &fsm.GiveUpError{Attempts: d.int(), Elapsed: time.Duration(d.varint())}
+		e.Last = d.nested()
+		return e
+	case errClose:
+		return &fsm.CloseError{Code: d.int(), Reason: d.str()}
 	case errOther:
 		e := &RemoteError{Msg: d.str()}
 		n := d.count(1)

@@ -38,7 +38,7 @@ const (
 	inFrameIndexed        = 41
 )
 
-const numTimers = int(fsm.TimerCatchUp) + 1
+const numTimers = int(fsm.TimerGiveUp) + 1
 
 // AppendInput encodes a step request: now (varint nanoseconds), then the
 // input's tag and fields (docs/ABI.md, "Inputs"). It fails with

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,7 +41,7 @@ var wasmBuild struct {
 // running the tests.
 func buildBrowserWasm() (string, string, error) {
 	wasmBuild.once.Do(func() {
-		goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+		goCmd, root := goToolchain()
 		wasmBuild.dir, wasmBuild.err = os.MkdirTemp("", "kalam-chaos-browser-")
 		if wasmBuild.err != nil {
 			return
@@ -54,7 +53,7 @@ func buildBrowserWasm() (string, string, error) {
 			wasmBuild.err = fmt.Errorf("building wasm/browser: %v\n%s", err, out)
 			return
 		}
-		wasmBuild.wasmExe = filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js")
+		wasmBuild.wasmExe = filepath.Join(root, "lib", "wasm", "wasm_exec.js")
 		if _, err := os.Stat(wasmBuild.wasmExe); err != nil {
 			wasmBuild.err = err
 		}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"runtime"
 	"slices"
 	"sort"
@@ -759,4 +760,17 @@ func (w *world) insertEach(table string, ids []int) {
 	for _, id := range ids {
 		w.insert(table, id)
 	}
+}
+
+// goToolchain finds the go command and its GOROOT: the go on PATH (the one
+// running `go test`), and what it reports as its root.
+func goToolchain() (goCmd, root string) {
+	goCmd = "go"
+	if p, err := exec.LookPath("go"); err == nil {
+		goCmd = p
+	}
+	if out, err := exec.Command(goCmd, "env", "GOROOT").Output(); err == nil {
+		root = strings.TrimSpace(string(out))
+	}
+	return goCmd, root
 }

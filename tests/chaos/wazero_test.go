@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 
@@ -44,7 +43,7 @@ func wazeroHost(tb testing.TB) *wazerohost.Host {
 			return
 		}
 		out := filepath.Join(shared.dir, "kalam-engine.wasm")
-		goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+		goCmd, _ := goToolchain()
 		cmd := exec.Command(goCmd, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w", "-o", out, "github.com/kalamgo/kalam/wasm/engine")
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 		if b, err := cmd.CombinedOutput(); err != nil {

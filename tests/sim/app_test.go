@@ -53,7 +53,6 @@ type appSub struct {
 	lagging    bool
 	lastQueued wire.SeqID
 	hasQueued  bool
-	consuming  bool
 
 	ended bool
 	// What the consumer has built from the events: a view of the rows.
@@ -63,7 +62,6 @@ type appSub struct {
 	started     bool    // EventSubscribed seen
 	firstEnd    int64   // the first registration's snapshot end (or its _seq without a load)
 	changeSeqs  []int64 // _seq of every change event consumed
-	lastApplied int64
 }
 
 var errSuspended = errors.New("sim: the application is suspended")

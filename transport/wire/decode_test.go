@@ -36,8 +36,6 @@ func asReceived(t testing.TB, p []byte) (binary bool, frame []byte) {
 	return false, p
 }
 
-func seq(v int64) *wire.SeqID { s := wire.SeqID(v); return &s }
-
 // orderSchema is the schema of PROTOCOL.md §7 (SELECT * from app.orders).
 const orderSchema = `[{"name":"id","data_type":"BigInt","index":0,"flags":["pk","nn","uq"]},
                 {"name":"status","data_type":"Text","index":1},

@@ -333,11 +333,6 @@ func (s *fastScan) value(depth int) bool {
 	}
 }
 
-// object checks an object at the cursor, itself at depth.
-func (s *fastScan) object(depth int) bool {
-	return s.peek() == '{' && s.value(depth-1)
-}
-
 // key reads an object key for the message decoder: unescaped only.
 func (s *fastScan) key() ([]byte, bool) {
 	s.ws()

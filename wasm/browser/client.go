@@ -28,6 +28,8 @@ type jsConfig struct {
 	PingIntervalMs     float64 `json:"pingIntervalMs"`
 	PongTimeoutMs      float64 `json:"pongTimeoutMs"`
 	ConnectTimeoutMs   float64 `json:"connectTimeoutMs"`
+	GiveUpAttempts     int     `json:"giveUpAttempts"`
+	GiveUpAfterMs      float64 `json:"giveUpAfterMs"`
 	RequestTimeoutMs   float64 `json:"requestTimeoutMs"`
 	EventBuffer        int     `json:"eventBuffer"`
 	BufferBytes        int     `json:"bufferBytes"`
@@ -95,6 +97,8 @@ func newHandle(cfg jsConfig, hooks js.Value) (*handle, error) {
 		PingInterval:       ms(cfg.PingIntervalMs),
 		PongTimeout:        ms(cfg.PongTimeoutMs),
 		ConnectTimeout:     ms(cfg.ConnectTimeoutMs),
+		GiveUpAttempts:     cfg.GiveUpAttempts,
+		GiveUpAfter:        ms(cfg.GiveUpAfterMs),
 		RequestTimeout:     ms(cfg.RequestTimeoutMs),
 		EventBuffer:        cfg.EventBuffer,
 		BufferBytes:        cfg.BufferBytes,
@@ -117,6 +121,12 @@ func newHandle(cfg jsConfig, hooks js.Value) (*handle, error) {
 			o.Set("from", t.From.String())
 			o.Set("to", t.To.String())
 			o.Set("trigger", t.Trigger.String())
+			o.Set("attempt", t.Attempt)
+			o.Set("code", t.Code)
+			o.Set("retryInMs", float64(t.RetryIn)/float64(time.Millisecond))
+			if t.Reason != nil {
+				o.Set("reason", toJSError(t.Reason))
+			}
 			callJS(fn, o)
 		}
 	}

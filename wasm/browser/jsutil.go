@@ -144,6 +144,7 @@ var codes = []struct {
 	{kalam.ErrInvalidSubscriptionID, "INVALID_SUBSCRIPTION_ID"},
 	{kalam.ErrSubscribeTimeout, "SUBSCRIBE_TIMEOUT"},
 	{kalam.ErrGap, "GAP"},
+	{kalam.ErrGaveUp, "GAVE_UP"},
 	{kalam.ErrInvalidConfig, "INVALID_CONFIG"},
 	{kalam.ErrNoKey, "NO_KEY"},
 	{kalam.ErrViewTooLarge, "VIEW_TOO_LARGE"},
