@@ -150,9 +150,15 @@ func isConnectionError(err error) bool {
 	var qe *kalam.QueryError
 	var te *httpapi.TransportError
 	var gu *errGaveUp
+	var policy *kalam.GiveUpError
+	var closed *kalam.CloseError
 	switch {
+	case errors.As(err, &closed):
+		return true
 	case errors.As(err, &gu):
 		return gu.err == nil || isConnectionError(gu.err)
+	case errors.As(err, &policy):
+		return policy.Last == nil || isConnectionError(policy.Last)
 	case errors.As(err, &te):
 		return true
 	case errors.Is(err, errConnectTimeout), errors.Is(err, kalam.ErrConnectTimeout), errors.Is(err, kalam.ErrDeadLink):

@@ -79,34 +79,24 @@ single progress line while the snapshot loads. Ctrl-C drains and exits 0.`,
 	return cmd
 }
 
-// giveUpPolicy is the one place the give-up flags reach the client.
-//
-// TODO(lead, at merge with the give-up policy of kalam.Config): set the
-// Config's give-up field here from failFast (one attempt, no retry) and
-// delete the callback watch below; the typed error it returns is then
-// matched in classify (errors.go) as a connection failure.
+// giveUpPolicy is the one place the give-up flags reach the client. With
+// --fail-fast the client's own give-up policy stops at the first failed
+// connection or credential attempt (the waiting calls then end with a
+// *kalam.GiveUpError), and a connection lost while live ends the command
+// at once instead of being resumed.
 func giveUpPolicy(cfg *kalam.Config, failFast bool, stop func(error)) {
 	if !failFast {
 		return
 	}
-	prevState, prevErr := cfg.OnStateChange, cfg.OnError
+	cfg.GiveUpAttempts = 1
+	prevState := cfg.OnStateChange
 	cfg.OnStateChange = func(t kalam.Transition) {
 		if prevState != nil {
 			prevState(t)
 		}
-		if t.To == kalam.StateBackoff && t.From != t.To {
-			what := "failed"
-			if t.From == kalam.StateLive || t.From == kalam.StateConnected {
-				what = "lost"
-			}
-			stop(&errGaveUp{why: fmt.Sprintf("connection %s (%s)", what, t.Trigger)})
+		if t.To == kalam.StateBackoff && (t.From == kalam.StateLive || t.From == kalam.StateConnected) {
+			stop(&errGaveUp{why: fmt.Sprintf("connection lost (%s)", t.Trigger), err: t.Reason})
 		}
-	}
-	cfg.OnError = func(err error, recoverable bool) {
-		if prevErr != nil {
-			prevErr(err, recoverable)
-		}
-		stop(&errGaveUp{why: "credentials could not be had", err: err})
 	}
 }
 
@@ -117,8 +107,6 @@ func (a *app) runLive(ctx context.Context, cfg kalam.Config, sql string, o liveO
 	say := prog.say
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	// TODO(lead, at merge with the state-change reasons): print the reason,
-	// the attempt and RetryIn the Transition will carry after the trigger.
 	cfg.OnStateChange = func(t kalam.Transition) {
 		if t.From != t.To {
 			say("state: %s", t) // with its reason, attempt and retry delay
