@@ -33,6 +33,8 @@ const (
 	DefaultLoadBuffer    = 1024
 	DefaultCatchUpRounds = 4
 	DefaultCatchUpDelay  = 200 * time.Millisecond
+	DefaultOutgoingQueue = 128
+	DefaultBurstWindow   = 50 * time.Millisecond
 )
 
 // flushWindow bounds the flush count when no lag has been measured yet.
@@ -55,6 +57,74 @@ func (c *Config) defaultRepair() {
 	if c.CatchUpDelay <= 0 {
 		c.CatchUpDelay = DefaultCatchUpDelay
 	}
+	if c.OutgoingQueue == 0 {
+		c.OutgoingQueue = DefaultOutgoingQueue
+	}
+	if c.BurstWindow <= 0 {
+		c.BurstWindow = DefaultBurstWindow
+	}
+}
+
+// burstSize is how many change notifications, arriving within
+// BurstWindow or flushed after a load, count as a sign that the server's
+// outgoing queue may have overflowed: the queue's size less an eighth, so
+// that a burst whose first changes the server had already written still
+// counts. Zero: the check is off.
+func (c *Config) burstSize() int {
+	if c.OutgoingQueue <= 0 {
+		return 0
+	}
+	return max(c.OutgoingQueue-c.OutgoingQueue/8, 1)
+}
+
+// burstSeen notes the arrival of a change notification and reports whether
+// burstSize of them, this one included, arrived within BurstWindow: the
+// server had that many to write to this connection in a short time, so
+// its queue may have filled and dropped some. The count then starts over.
+// It costs a store and a comparison per change.
+func (e *Engine) burstSeen() bool {
+	r := &e.rep
+	if r.arrivals == nil {
+		if e.cfg.burstSize() == 0 {
+			return false
+		}
+		r.arrivals = make([]time.Duration, e.cfg.burstSize())
+	}
+	k := len(r.arrivals)
+	i := r.burstN % uint64(k)
+	r.arrivals[i] = e.now
+	r.burstN++
+	if r.burstN < uint64(k) || e.now-r.arrivals[r.burstN%uint64(k)] > e.cfg.BurstWindow {
+		return false
+	}
+	r.burstN = 0
+	r.bursts++
+	return true
+}
+
+// overflowRisk acts on a burst that may have overflowed the server's
+// queue: every subscription on the socket catches up from the last _seq
+// it delivered and takes no live change until its round, at once or when
+// the backoff of repeated congestion ends. A replay that brings nothing
+// costs two frames.
+func (e *Engine) overflowRisk() {
+	if e.drain != nil {
+		return
+	}
+	r := &e.rep
+	if r.congestAt == 0 || e.now >= r.congestAt {
+		e.congested()
+		return
+	}
+	for _, id := range e.order {
+		if s := e.subs[id]; s != nil && s.phase == phaseLive && !s.removed {
+			s.skipping = true
+			if s.due == 0 {
+				s.due = r.congestAt
+			}
+		}
+	}
+	e.armCatchUp()
 }
 
 // subRepair is a subscription's part of the catch-up.
@@ -73,6 +143,7 @@ type subRepair struct {
 	hasHeld    bool
 	heldAt     time.Duration // when the newest held change arrived
 	rounds     uint64        // catch-up rounds started, for tests and stats
+	catching   bool          // the coming subscribe is a catch-up round's
 }
 
 // commitTime is when seq was minted, as a Duration since the Unix epoch,
@@ -111,7 +182,9 @@ func (e *Engine) onLoaded(s *sub) {
 	case s.suspect:
 		s.suspect = false
 		e.scheduleCatchUp(s)
-	case found && s.round < e.cfg.CatchUpRounds:
+	case found && e.cfg.CatchUpRounds >= 0:
+		// Until a replay brings nothing new: the rounds slow down, but
+		// they do not give up while the server may still owe rows.
 		e.scheduleCatchUp(s)
 	default:
 		s.round = 0
@@ -142,7 +215,7 @@ func (e *Engine) holdChange(s *sub, seq wire.SeqID, ev Event) bool {
 			s.held = append(s.held, heldChange{seq: seq, ev: ev})
 			s.heldPos, s.hasHeld, s.heldAt = seq, true, e.now
 			s.flushed++
-			if s.flushed >= e.cfg.LoadBuffer {
+			if s.flushed >= e.flushLimit() {
 				e.dropHeld(s)
 				e.catchUp(s)
 				return true
@@ -158,6 +231,17 @@ func (e *Engine) holdChange(s *sub, seq wire.SeqID, ev Event) bool {
 		}
 	}
 	return e.lateChange(s, seq)
+}
+
+// flushLimit is how many flushed changes mean the flush may have been cut
+// short: LoadBuffer, the server's buffer of a loading subscription, or
+// nearly the server's outgoing queue, which the flush goes through and
+// which drops what does not fit.
+func (e *Engine) flushLimit() int {
+	if k := e.cfg.burstSize(); k > 0 && k < e.cfg.LoadBuffer {
+		return k
+	}
+	return e.cfg.LoadBuffer
 }
 
 // inFlush reports whether a change at seq arriving after s's last batch
@@ -327,7 +411,11 @@ func (e *Engine) catchUp(s *sub) {
 // scheduleCatchUp plans the next round of s after a delay that grows with
 // the rounds of the episode.
 func (e *Engine) scheduleCatchUp(s *sub) {
-	s.due = e.now + e.catchUpDelay(s.round)
+	d := e.cfg.BackoffMax
+	if s.round <= e.cfg.CatchUpRounds {
+		d = e.catchUpDelay(s.round)
+	}
+	s.due = e.now + d
 	e.armCatchUp()
 }
 
@@ -389,6 +477,7 @@ func (e *Engine) catchUpRound(s *sub) {
 	s.round++
 	s.rounds++
 	s.due = 0
+	s.catching = true
 	e.unsubscribeWire(s)
 	s.phase = phasePending
 	s.everSent = true

@@ -210,8 +210,8 @@ func TestSignOfDropsDuringALoadCatchesUpAfterIt(t *testing.T) {
 	resubscribed(h, h.fire(TimerCatchUp), "s2", snow(5, 1))
 }
 
-func TestResumeReplaysAreFollowedByBoundedRounds(t *testing.T) {
-	h := live(t, Config{FrameRate: -1, CatchUpRounds: 2, CatchUpDelay: 100 * time.Millisecond})
+func TestCatchUpRoundsGoOnWhileReplaysBringRows(t *testing.T) {
+	h := live(t, Config{FrameRate: -1, CatchUpRounds: 2, CatchUpDelay: 100 * time.Millisecond, BackoffMax: 5 * time.Second})
 	h.frame(changeJSON("s1", "insert", 400))
 	h.step(SocketClosed{Epoch: h.e.Epoch(), Code: 1006})
 	h.fire(TimerBackoff)
@@ -220,22 +220,26 @@ func TestResumeReplaysAreFollowedByBoundedRounds(t *testing.T) {
 	w := subscribes(h, effs)[0].Subscription.ID
 	pos := int64(400)
 	delays := []time.Duration{}
-	for round := 0; ; round++ {
+	for round := 0; round < 6; round++ {
 		h.frame(ackJSON(w, false, 0))
 		pos += 100
 		h.frame(batchJSON(w, 0, false, pos-100, pos)) // always something new
 		st, armed := h.timers[TimerCatchUp]
 		if !armed {
-			break
+			t.Fatalf("round %d brought rows but no further round is due: the repair gave up", round)
 		}
 		delays = append(delays, st.At-h.now)
 		w = resubscribed(h, h.fire(TimerCatchUp), w, pos)
-		if round > 5 {
-			t.Fatal("rounds do not end")
-		}
 	}
-	if fmt.Sprint(delays) != "[100ms 200ms]" {
-		t.Fatalf("follow-up delays %v, want [100ms 200ms] (CatchUpRounds 2, doubling)", delays)
+	// Doubling for CatchUpRounds rounds, then BackoffMax each: bounded by
+	// the backoff, not by giving up.
+	if fmt.Sprint(delays) != "[100ms 200ms 400ms 5s 5s 5s]" {
+		t.Fatalf("follow-up delays %v, want [100ms 200ms 400ms 5s 5s 5s]", delays)
+	}
+	h.frame(ackJSON(w, false, 0))
+	h.frame(batchJSON(w, 0, false)) // nothing new: the episode ends
+	if _, armed := h.timers[TimerCatchUp]; armed {
+		t.Fatal("a replay that brought nothing was followed by another round")
 	}
 }
 

@@ -78,9 +78,23 @@ type Config struct {
 	// subscription (KalamDB: 1,024, dropping the oldest); a flush after the
 	// last batch that reaches it starts a catch-up. Zero means 1,024.
 	LoadBuffer int `json:"loadBuffer,omitempty"`
-	// CatchUpRounds bounds the rounds that follow a catch-up replay that
-	// brought rows. Zero means 4; negative means none.
+	// CatchUpRounds is how many follow-up rounds (after a catch-up replay
+	// that brought rows) come at the doubling CatchUpDelay; later ones wait
+	// BackoffMax each, and they come as long as replays bring rows. Zero
+	// means 4; negative means no follow-up rounds.
 	CatchUpRounds int `json:"catchUpRounds,omitempty"`
+	// OutgoingQueue is the server's per-connection queue of change
+	// notifications (KalamDB: 128, dropping what does not fit). It can only
+	// overflow while that many changes wait for the connection, so a burst
+	// of nearly that many changes arriving within BurstWindow, or a load's
+	// flush of nearly that many, starts a verifying catch-up. Zero means
+	// 128; negative turns both checks off (LagThreshold and LoadBuffer
+	// still apply).
+	OutgoingQueue int `json:"outgoingQueue,omitempty"`
+	// BurstWindow is the time within which OutgoingQueue − OutgoingQueue/8
+	// change notifications count as a burst that may have overflowed the
+	// server's queue. Zero means 50 ms.
+	BurstWindow time.Duration `json:"burstWindow,omitempty"`
 	// CatchUpDelay is the delay before a follow-up round, doubled per
 	// round up to BackoffMax. Zero means 200 ms.
 	CatchUpDelay time.Duration `json:"catchUpDelay,omitempty"`
@@ -962,6 +976,9 @@ func (e *Engine) onSubMessage(s *sub, m *wire.ServerMessage) error {
 			e.endSub(s, ErrDraining)
 		}
 	case wire.TypeChange:
+		if e.burstSeen() {
+			e.overflowRisk() // the server's queue may have overflowed
+		}
 		if s.sentOpts && s.phase != phaseLive {
 			// A subscribe with options makes the server hold changes back
 			// until the last snapshot batch is out. A change before that
@@ -1118,6 +1135,10 @@ func (e *Engine) sendPending() {
 			case s.opts == nil:
 				s.cont = ContinuityBroken
 			}
+			if s.catching && s.cont == ContinuityFull {
+				s.cont = ContinuityNoDeletes // a catch-up: the server may have dropped deletes
+			}
+			s.catching = false
 		}
 		e.assignWire(s)
 		data, err := wire.Encode(wire.ClientMessage{Type: wire.TypeSubscribe, Subscription: &wire.SubscriptionRequest{ID: s.wire, SQL: s.wireSQL, Options: opts}})

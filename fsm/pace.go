@@ -96,6 +96,13 @@ type repairState struct {
 	slow       uint          // the rate is halved this many times on this socket
 
 	timerAt [numTimers]time.Duration // when each timer of this file was armed for
+
+	// Bursts: the arrival times of the last burstSize change
+	// notifications (a ring indexed by burstN, the count since the last
+	// burst).
+	burstN   uint64
+	arrivals []time.Duration
+	bursts   int // bursts seen, for tests and stats
 }
 
 // subLimits is a subscription's part of the limits: its wire id and what
