@@ -34,7 +34,7 @@ const (
 	DefaultCatchUpRounds = 4
 	DefaultCatchUpDelay  = 200 * time.Millisecond
 	DefaultOutgoingQueue = 128
-	DefaultBurstWindow   = 50 * time.Millisecond
+	DefaultBurstGap      = 10 * time.Millisecond
 )
 
 // flushWindow bounds the flush count when no lag has been measured yet.
@@ -60,16 +60,15 @@ func (c *Config) defaultRepair() {
 	if c.OutgoingQueue == 0 {
 		c.OutgoingQueue = DefaultOutgoingQueue
 	}
-	if c.BurstWindow <= 0 {
-		c.BurstWindow = DefaultBurstWindow
+	if c.BurstGap <= 0 {
+		c.BurstGap = DefaultBurstGap
 	}
 }
 
-// burstSize is how many change notifications, arriving within
-// BurstWindow or flushed after a load, count as a sign that the server's
-// outgoing queue may have overflowed: the queue's size less an eighth, so
-// that a burst whose first changes the server had already written still
-// counts. Zero: the check is off.
+// burstSize is how many change notifications arriving in one burst count
+// as a sign that the server's outgoing queue may have overflowed: the
+// queue's size less an eighth, so that a burst whose first changes the
+// server had already written still counts. Zero: the check is off.
 func (c *Config) burstSize() int {
 	if c.OutgoingQueue <= 0 {
 		return 0
@@ -78,23 +77,26 @@ func (c *Config) burstSize() int {
 }
 
 // burstSeen notes the arrival of a change notification and reports whether
-// burstSize of them, this one included, arrived within BurstWindow: the
-// server had that many to write to this connection in a short time, so
-// its queue may have filled and dropped some. The count then starts over.
-// It costs a store and a comparison per change.
+// burstSize of them, this one included, arrived without a quiet spell of
+// BurstGap between two: the server had that many to write to this
+// connection without ever catching up (its writer or the client's reader
+// is the bottleneck), so its queue may have filled and dropped some. The
+// count then starts over. A drop needs a full queue, and everything in a
+// full queue arrives before the dropped change would have: the burst
+// counts before the position passes the first possible drop. It costs a
+// subtraction and two stores per change.
 func (e *Engine) burstSeen() bool {
-	r := &e.rep
-	if r.arrivals == nil {
-		if e.cfg.burstSize() == 0 {
-			return false
-		}
-		r.arrivals = make([]time.Duration, e.cfg.burstSize())
+	k := e.cfg.burstSize()
+	if k == 0 {
+		return false
 	}
-	k := len(r.arrivals)
-	i := r.burstN % uint64(k)
-	r.arrivals[i] = e.now
+	r := &e.rep
+	if e.now-r.lastArrival > e.cfg.BurstGap {
+		r.burstN = 0
+	}
+	r.lastArrival = e.now
 	r.burstN++
-	if r.burstN < uint64(k) || e.now-r.arrivals[r.burstN%uint64(k)] > e.cfg.BurstWindow {
+	if r.burstN < k {
 		return false
 	}
 	r.burstN = 0
@@ -104,23 +106,31 @@ func (e *Engine) burstSeen() bool {
 
 // overflowRisk acts on a burst that may have overflowed the server's
 // queue: every subscription on the socket catches up from the last _seq
-// it delivered and takes no live change until its round, at once or when
-// the backoff of repeated congestion ends. A replay that brings nothing
-// costs two frames.
+// it delivered and takes no live change until its round. Rounds for
+// bursts come at most once per CatchUpDelay: a burst takes nearly a
+// queue's worth of new changes to count, so its rounds are as frequent
+// as the load makes them, and a replay that brings nothing costs two
+// frames. (The lag's rounds back off instead: a late change may be a
+// scheduling hiccup.)
 func (e *Engine) overflowRisk() {
 	if e.drain != nil {
 		return
 	}
 	r := &e.rep
-	if r.congestAt == 0 || e.now >= r.congestAt {
-		e.congested()
+	if e.now >= r.burstAt {
+		r.burstAt = e.now + e.cfg.CatchUpDelay
+		for _, id := range append([]string(nil), e.order...) {
+			if s := e.subs[id]; s != nil && s.phase != phasePending {
+				e.catchUp(s)
+			}
+		}
 		return
 	}
 	for _, id := range e.order {
 		if s := e.subs[id]; s != nil && s.phase == phaseLive && !s.removed {
 			s.skipping = true
 			if s.due == 0 {
-				s.due = r.congestAt
+				s.due = r.burstAt
 			}
 		}
 	}
@@ -235,11 +245,11 @@ func (e *Engine) holdChange(s *sub, seq wire.SeqID, ev Event) bool {
 
 // flushLimit is how many flushed changes mean the flush may have been cut
 // short: LoadBuffer, the server's buffer of a loading subscription, or
-// nearly the server's outgoing queue, which the flush goes through and
-// which drops what does not fit.
+// half the server's outgoing queue, which the flush goes through (behind
+// whatever else the queue holds) and which drops what does not fit.
 func (e *Engine) flushLimit() int {
-	if k := e.cfg.burstSize(); k > 0 && k < e.cfg.LoadBuffer {
-		return k
+	if q := e.cfg.OutgoingQueue / 2; q > 0 && q < e.cfg.LoadBuffer {
+		return q
 	}
 	return e.cfg.LoadBuffer
 }
@@ -411,11 +421,7 @@ func (e *Engine) catchUp(s *sub) {
 // scheduleCatchUp plans the next round of s after a delay that grows with
 // the rounds of the episode.
 func (e *Engine) scheduleCatchUp(s *sub) {
-	d := e.cfg.BackoffMax
-	if s.round <= e.cfg.CatchUpRounds {
-		d = e.catchUpDelay(s.round)
-	}
-	s.due = e.now + d
+	s.due = e.now + e.catchUpDelay(min(s.round, e.cfg.CatchUpRounds))
 	e.armCatchUp()
 }
 

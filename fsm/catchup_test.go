@@ -231,10 +231,10 @@ func TestCatchUpRoundsGoOnWhileReplaysBringRows(t *testing.T) {
 		delays = append(delays, st.At-h.now)
 		w = resubscribed(h, h.fire(TimerCatchUp), w, pos)
 	}
-	// Doubling for CatchUpRounds rounds, then BackoffMax each: bounded by
-	// the backoff, not by giving up.
-	if fmt.Sprint(delays) != "[100ms 200ms 400ms 5s 5s 5s]" {
-		t.Fatalf("follow-up delays %v, want [100ms 200ms 400ms 5s 5s 5s]", delays)
+	// Doubling CatchUpRounds times, then at that delay: bounded by the
+	// backoff, not by giving up.
+	if fmt.Sprint(delays) != "[100ms 200ms 400ms 400ms 400ms 400ms]" {
+		t.Fatalf("follow-up delays %v, want [100ms 200ms 400ms 400ms 400ms 400ms]", delays)
 	}
 	h.frame(ackJSON(w, false, 0))
 	h.frame(batchJSON(w, 0, false)) // nothing new: the episode ends

@@ -78,23 +78,22 @@ type Config struct {
 	// subscription (KalamDB: 1,024, dropping the oldest); a flush after the
 	// last batch that reaches it starts a catch-up. Zero means 1,024.
 	LoadBuffer int `json:"loadBuffer,omitempty"`
-	// CatchUpRounds is how many follow-up rounds (after a catch-up replay
-	// that brought rows) come at the doubling CatchUpDelay; later ones wait
-	// BackoffMax each, and they come as long as replays bring rows. Zero
-	// means 4; negative means no follow-up rounds.
+	// CatchUpRounds is how many times the delay of a follow-up round
+	// (after a catch-up replay that brought rows) doubles; later ones wait
+	// as long as the last, and they come as long as replays bring rows.
+	// Zero means 4 (200 ms … 3.2 s); negative means no follow-up rounds.
 	CatchUpRounds int `json:"catchUpRounds,omitempty"`
 	// OutgoingQueue is the server's per-connection queue of change
 	// notifications (KalamDB: 128, dropping what does not fit). It can only
 	// overflow while that many changes wait for the connection, so a burst
-	// of nearly that many changes arriving within BurstWindow, or a load's
-	// flush of nearly that many, starts a verifying catch-up. Zero means
-	// 128; negative turns both checks off (LagThreshold and LoadBuffer
-	// still apply).
+	// of nearly that many changes (OutgoingQueue − OutgoingQueue/8) with no
+	// quiet spell of BurstGap between two, or a load's flush of nearly
+	// that many, starts a verifying catch-up. Zero means 128; negative
+	// turns both checks off (LagThreshold and LoadBuffer still apply).
 	OutgoingQueue int `json:"outgoingQueue,omitempty"`
-	// BurstWindow is the time within which OutgoingQueue − OutgoingQueue/8
-	// change notifications count as a burst that may have overflowed the
-	// server's queue. Zero means 50 ms.
-	BurstWindow time.Duration `json:"burstWindow,omitempty"`
+	// BurstGap is the quiet spell between two change notifications that
+	// ends a burst. Zero means 10 ms.
+	BurstGap time.Duration `json:"burstGap,omitempty"`
 	// CatchUpDelay is the delay before a follow-up round, doubled per
 	// round up to BackoffMax. Zero means 200 ms.
 	CatchUpDelay time.Duration `json:"catchUpDelay,omitempty"`
@@ -978,6 +977,9 @@ func (e *Engine) onSubMessage(s *sub, m *wire.ServerMessage) error {
 	case wire.TypeChange:
 		if e.burstSeen() {
 			e.overflowRisk() // the server's queue may have overflowed
+			if s.phase != phaseLive || s.skipping {
+				return nil // the round's replay brings it, after what was dropped
+			}
 		}
 		if s.sentOpts && s.phase != phaseLive {
 			// A subscribe with options makes the server hold changes back

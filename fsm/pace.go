@@ -97,12 +97,12 @@ type repairState struct {
 
 	timerAt [numTimers]time.Duration // when each timer of this file was armed for
 
-	// Bursts: the arrival times of the last burstSize change
-	// notifications (a ring indexed by burstN, the count since the last
-	// burst).
-	burstN   uint64
-	arrivals []time.Duration
-	bursts   int // bursts seen, for tests and stats
+	// Bursts: change notifications since the last quiet spell, and when
+	// the latest arrived.
+	burstN      int
+	lastArrival time.Duration
+	bursts      int           // bursts seen, for tests and stats
+	burstAt     time.Duration // no burst round before this
 }
 
 // subLimits is a subscription's part of the limits: its wire id and what
