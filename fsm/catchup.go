@@ -13,14 +13,24 @@ import (
 // resubscribes from the last _seq it delivered; the replay brings every
 // insert and update after that position, and what the engine already
 // delivered is filtered out as before. A replay that brought rows is
-// followed by another round (with a growing delay, at most CatchUpRounds
-// times), because it may itself have coincided with drops; a replay that
-// brings nothing ends the episode.
+// followed by another round (after a delay that doubles CatchUpRounds
+// times, then stays), because it may itself have coincided with drops; a
+// replay that brings nothing ends the episode.
 //
-// The signs that the server may have dropped changes:
+// The signs that the server may have dropped changes, none of which needs
+// the clocks to agree:
 //   - a pause or a reconnect (the resume is itself a replay);
-//   - a load whose flush of buffered changes reached LoadBuffer: the
-//     changes committed before the last batch arrived are counted;
+//   - a burst: OutgoingQueue − OutgoingQueue/8 change notifications with no
+//     quiet spell of BurstGap between two. The server's queue drops only
+//     while it holds OutgoingQueue changes, which then all arrive back to
+//     back before the first change that could have been dropped; so the
+//     burst is seen before the position moves past a drop, and the
+//     catch-up replays from there. A steady trickle has quiet spells;
+//   - a load whose flush of buffered changes (which goes through the same
+//     queue, behind what it holds) brought OutgoingQueue/2 changes, or
+//     LoadBuffer: the flush may have been cut short, or the buffer may have
+//     dropped its oldest;
+// and one that does, kept for slow links where the queue fills slowly:
 //   - congestion: each _seq is a Snowflake carrying its commit time, so a
 //     change's lag on arrival, taken relative to the smallest lag seen
 //     (which cancels clock skew), grows when the server's queue backs up.
