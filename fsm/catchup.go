@@ -12,14 +12,18 @@ import (
 // the engine has reason to think the server dropped something, it
 // resubscribes from the last _seq it delivered; the replay brings every
 // insert and update after that position, and what the engine already
-// delivered is filtered out as before. A replay that brought rows is
-// followed by another round (after a delay that doubles CatchUpRounds
+// delivered is filtered out as before. A catch-up replay that brought rows
+// is followed by another round (after a delay that doubles CatchUpRounds
 // times, then stays), because it may itself have coincided with drops; a
 // replay that brings nothing ends the episode.
 //
-// The signs that the server may have dropped changes, none of which needs
-// the clocks to agree:
-//   - a pause or a reconnect (the resume is itself a replay);
+// A resume after a pause or a reconnect is itself a replay from the last
+// delivered _seq; it is watched like any load (its flush, the bursts and
+// the lag of what follows) but not repeated when it brings rows: the
+// outage explains them.
+//
+// The other signs that the server may have dropped changes, none of which
+// needs the clocks to agree:
 //   - a burst: OutgoingQueue − OutgoingQueue/8 change notifications with no
 //     quiet spell of BurstGap between two. The server's queue drops only
 //     while it holds OutgoingQueue changes, which then all arrive back to
@@ -29,7 +33,8 @@ import (
 //   - a load whose flush of buffered changes (which goes through the same
 //     queue, behind what it holds) brought OutgoingQueue/2 changes, or
 //     LoadBuffer: the flush may have been cut short, or the buffer may have
-//     dropped its oldest;
+//     dropped its oldest; the changes committed before the last batch
+//     arrived are counted;
 // and one that does, kept for slow links where the queue fills slowly:
 //   - congestion: each _seq is a Snowflake carrying its commit time, so a
 //     change's lag on arrival, taken relative to the smallest lag seen
@@ -202,9 +207,11 @@ func (e *Engine) onLoaded(s *sub) {
 	case s.suspect:
 		s.suspect = false
 		e.scheduleCatchUp(s)
-	case found && e.cfg.CatchUpRounds >= 0:
-		// Until a replay brings nothing new: the rounds slow down, but
-		// they do not give up while the server may still owe rows.
+	case found && s.round > 0 && e.cfg.CatchUpRounds >= 0:
+		// A catch-up round found rows the server had dropped: another one,
+		// in case the replay coincided with more drops. Until a replay
+		// brings nothing new: the rounds slow down, but they do not give
+		// up while the server may still owe rows.
 		e.scheduleCatchUp(s)
 	default:
 		s.round = 0
@@ -431,7 +438,7 @@ func (e *Engine) catchUp(s *sub) {
 // scheduleCatchUp plans the next round of s after a delay that grows with
 // the rounds of the episode.
 func (e *Engine) scheduleCatchUp(s *sub) {
-	s.due = e.now + e.catchUpDelay(min(s.round, e.cfg.CatchUpRounds))
+	s.due = e.now + e.catchUpDelay(min(max(s.round-1, 0), e.cfg.CatchUpRounds))
 	e.armCatchUp()
 }
 

@@ -79,9 +79,11 @@ type Config struct {
 	// last batch that reaches it starts a catch-up. Zero means 1,024.
 	LoadBuffer int `json:"loadBuffer,omitempty"`
 	// CatchUpRounds is how many times the delay of a follow-up round
-	// (after a catch-up replay that brought rows) doubles; later ones wait
-	// as long as the last, and they come as long as replays bring rows.
-	// Zero means 4 (200 ms … 3.2 s); negative means no follow-up rounds.
+	// (after a catch-up round whose replay brought rows; a resume after an
+	// outage is not repeated) doubles; later ones wait as long as the
+	// last, and they come as long as replays bring rows (a replay that
+	// brings none ends the catch-up). Zero means 4 (200 ms … 3.2 s);
+	// negative means no follow-up rounds.
 	CatchUpRounds int `json:"catchUpRounds,omitempty"`
 	// OutgoingQueue is the server's per-connection queue of change
 	// notifications (KalamDB: 128, dropping what does not fit). It can only
