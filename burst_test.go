@@ -26,7 +26,8 @@ import (
 //
 // The server's outgoing queue is loosened here (KalamDB's 128 drops under
 // CPU contention whatever the client does, and the catch-up that repairs
-// such drops also reports a resume), and the engine's congestion check is
+// such drops also reports a resume), and so is the engine's model of it
+// (OutgoingQueue -1: no burst check), and the engine's congestion check is
 // off (under -race on a loaded machine a lag can pass its threshold, and
 // the catch-up it starts is a resume too): this test is about the driver's
 // buffer alone, and a resume can only come from its pause.
@@ -34,7 +35,7 @@ func TestStalledConsumerDoesNotHoldUpTheSocket(t *testing.T) {
 	e := newEnv(t, kalamtest.Config{OutgoingQueue: 1 << 20}, false)
 	c := e.client(func(cfg *kalam.Config) { // default buffers
 		cfg.Engine = func(fc fsm.Config) (fsm.Stepper, error) {
-			fc.LagThreshold = -1
+			fc.LagThreshold, fc.OutgoingQueue = -1, -1
 			return fsm.New(fc), nil
 		}
 	})

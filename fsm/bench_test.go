@@ -35,6 +35,7 @@ func BenchmarkStepChange(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s.hasPos = false // the same frame again must not count as a replay
+		e.rep.burstN = 0 // nor, at the same instant, as a burst
 		effs, _ := e.Step(now, in)
 		if len(effs) != 1 {
 			b.Fatalf("effects = %d", len(effs))

@@ -13,17 +13,29 @@ import (
 // resubscribes from the last _seq it delivered; the replay brings every
 // insert and update after that position, and what the engine already
 // delivered is filtered out as before. A catch-up replay that brought rows
-// is followed by another round (with a growing delay, at most
-// CatchUpRounds times), because it may itself have coincided with drops; a
+// is followed by another round (after a delay that doubles CatchUpRounds
+// times, then stays), because it may itself have coincided with drops; a
 // replay that brings nothing ends the episode.
 //
 // A resume after a pause or a reconnect is itself a replay from the last
-// delivered _seq; it is watched like any load (its flush, the lag of what
-// follows) but not repeated when it brings rows: the outage explains them.
+// delivered _seq; it is watched like any load (its flush, the bursts and
+// the lag of what follows) but not repeated when it brings rows: the
+// outage explains them.
 //
-// The signs that the server may have dropped changes:
-//   - a load whose flush of buffered changes reached LoadBuffer: the
-//     changes committed before the last batch arrived are counted;
+// The other signs that the server may have dropped changes, none of which
+// needs the clocks to agree:
+//   - a burst: OutgoingQueue − OutgoingQueue/8 change notifications with no
+//     quiet spell of BurstGap between two. The server's queue drops only
+//     while it holds OutgoingQueue changes, which then all arrive back to
+//     back before the first change that could have been dropped; so the
+//     burst is seen before the position moves past a drop, and the
+//     catch-up replays from there. A steady trickle has quiet spells;
+//   - a load whose flush of buffered changes (which goes through the same
+//     queue, behind what it holds) brought OutgoingQueue/2 changes, or
+//     LoadBuffer: the flush may have been cut short, or the buffer may have
+//     dropped its oldest; the changes committed before the last batch
+//     arrived are counted;
+// and one that does, kept for slow links where the queue fills slowly:
 //   - congestion: each _seq is a Snowflake carrying its commit time, so a
 //     change's lag on arrival, taken relative to the smallest lag seen
 //     (which cancels clock skew), grows when the server's queue backs up.
@@ -36,6 +48,8 @@ const (
 	DefaultLoadBuffer    = 1024
 	DefaultCatchUpRounds = 4
 	DefaultCatchUpDelay  = 200 * time.Millisecond
+	DefaultOutgoingQueue = 128
+	DefaultBurstGap      = 10 * time.Millisecond
 )
 
 // flushWindow bounds the flush count when no lag has been measured yet.
@@ -58,6 +72,84 @@ func (c *Config) defaultRepair() {
 	if c.CatchUpDelay <= 0 {
 		c.CatchUpDelay = DefaultCatchUpDelay
 	}
+	if c.OutgoingQueue == 0 {
+		c.OutgoingQueue = DefaultOutgoingQueue
+	}
+	if c.BurstGap <= 0 {
+		c.BurstGap = DefaultBurstGap
+	}
+}
+
+// burstSize is how many change notifications arriving in one burst count
+// as a sign that the server's outgoing queue may have overflowed: the
+// queue's size less an eighth, so that a burst whose first changes the
+// server had already written still counts. Zero: the check is off.
+func (c *Config) burstSize() int {
+	if c.OutgoingQueue <= 0 {
+		return 0
+	}
+	return max(c.OutgoingQueue-c.OutgoingQueue/8, 1)
+}
+
+// burstSeen notes the arrival of a change notification and reports whether
+// burstSize of them, this one included, arrived without a quiet spell of
+// BurstGap between two: the server had that many to write to this
+// connection without ever catching up (its writer or the client's reader
+// is the bottleneck), so its queue may have filled and dropped some. The
+// count then starts over. A drop needs a full queue, and everything in a
+// full queue arrives before the dropped change would have: the burst
+// counts before the position passes the first possible drop. It costs a
+// subtraction and two stores per change.
+func (e *Engine) burstSeen() bool {
+	k := e.cfg.burstSize()
+	if k == 0 {
+		return false
+	}
+	r := &e.rep
+	if e.now-r.lastArrival > e.cfg.BurstGap {
+		r.burstN = 0
+	}
+	r.lastArrival = e.now
+	r.burstN++
+	if r.burstN < k {
+		return false
+	}
+	r.burstN = 0
+	r.bursts++
+	return true
+}
+
+// overflowRisk acts on a burst that may have overflowed the server's
+// queue: every subscription on the socket catches up from the last _seq
+// it delivered and takes no live change until its round. Rounds for
+// bursts come at most once per CatchUpDelay: a burst takes nearly a
+// queue's worth of new changes to count, so its rounds are as frequent
+// as the load makes them, and a replay that brings nothing costs two
+// frames. (The lag's rounds back off instead: a late change may be a
+// scheduling hiccup.)
+func (e *Engine) overflowRisk() {
+	if e.drain != nil {
+		return
+	}
+	r := &e.rep
+	if e.now >= r.burstAt {
+		r.burstAt = e.now + e.cfg.CatchUpDelay
+		for _, id := range append([]string(nil), e.order...) {
+			if s := e.subs[id]; s != nil && s.phase != phasePending {
+				e.catchUp(s)
+			}
+		}
+		return
+	}
+	for _, id := range e.order {
+		if s := e.subs[id]; s != nil && s.phase == phaseLive && !s.removed {
+			s.skipping = true
+			if s.due == 0 {
+				s.due = r.burstAt
+			}
+		}
+	}
+	e.armCatchUp()
 }
 
 // subRepair is a subscription's part of the catch-up.
@@ -76,6 +168,7 @@ type subRepair struct {
 	hasHeld    bool
 	heldAt     time.Duration // when the newest held change arrived
 	rounds     uint64        // catch-up rounds started, for tests and stats
+	catching   bool          // the coming subscribe is a catch-up round's
 }
 
 // commitTime is when seq was minted, as a Duration since the Unix epoch,
@@ -114,9 +207,11 @@ func (e *Engine) onLoaded(s *sub) {
 	case s.suspect:
 		s.suspect = false
 		e.scheduleCatchUp(s)
-	case found && s.round > 0 && s.round <= e.cfg.CatchUpRounds:
-		// A catch-up round found rows the server had dropped: another
-		// one, in case the replay coincided with more drops.
+	case found && s.round > 0 && e.cfg.CatchUpRounds >= 0:
+		// A catch-up round found rows the server had dropped: another one,
+		// in case the replay coincided with more drops. Until a replay
+		// brings nothing new: the rounds slow down, but they do not give
+		// up while the server may still owe rows.
 		e.scheduleCatchUp(s)
 	default:
 		s.round = 0
@@ -147,7 +242,7 @@ func (e *Engine) holdChange(s *sub, seq wire.SeqID, ev Event) bool {
 			s.held = append(s.held, heldChange{seq: seq, ev: ev})
 			s.heldPos, s.hasHeld, s.heldAt = seq, true, e.now
 			s.flushed++
-			if s.flushed >= e.cfg.LoadBuffer {
+			if s.flushed >= e.flushLimit() {
 				e.dropHeld(s)
 				e.catchUp(s)
 				return true
@@ -163,6 +258,17 @@ func (e *Engine) holdChange(s *sub, seq wire.SeqID, ev Event) bool {
 		}
 	}
 	return e.lateChange(s, seq)
+}
+
+// flushLimit is how many flushed changes mean the flush may have been cut
+// short: LoadBuffer, the server's buffer of a loading subscription, or
+// half the server's outgoing queue, which the flush goes through (behind
+// whatever else the queue holds) and which drops what does not fit.
+func (e *Engine) flushLimit() int {
+	if q := e.cfg.OutgoingQueue / 2; q > 0 && q < e.cfg.LoadBuffer {
+		return q
+	}
+	return e.cfg.LoadBuffer
 }
 
 // inFlush reports whether a change at seq arriving after s's last batch
@@ -332,7 +438,7 @@ func (e *Engine) catchUp(s *sub) {
 // scheduleCatchUp plans the next round of s after a delay that grows with
 // the rounds of the episode.
 func (e *Engine) scheduleCatchUp(s *sub) {
-	s.due = e.now + e.catchUpDelay(max(s.round-1, 0))
+	s.due = e.now + e.catchUpDelay(min(max(s.round-1, 0), e.cfg.CatchUpRounds))
 	e.armCatchUp()
 }
 
@@ -394,6 +500,7 @@ func (e *Engine) catchUpRound(s *sub) {
 	s.round++
 	s.rounds++
 	s.due = 0
+	s.catching = true
 	e.unsubscribeWire(s)
 	s.phase = phasePending
 	s.everSent = true

@@ -42,9 +42,10 @@
 //     Config.AckTimeout or retried, then ended with ErrSubscribeTimeout;
 //     each resubscribe on a socket uses a new wire id, so nothing of an
 //     earlier incarnation passes for the new one's;
-//   - whatever the server may have dropped (a pause, a reconnect, a load
-//     whose flush reached its 1,024-change buffer, a change arriving late
-//     because the server's queue backed up) is replayed by a catch-up: a
+//   - whatever the server may have dropped (a pause, a reconnect, a burst
+//     of changes long enough to fill its 128-entry outgoing queue, a
+//     load's flush of half that many, a change arriving late because the
+//     server's queue backed up) is replayed by a catch-up: a
 //     resubscribe from the last delivered _seq, repeated while replays
 //     bring rows, and reported as EventResumed with ContinuityNoDeletes
 //     (deletes are never replayed), or ContinuityBroken with a *GapError

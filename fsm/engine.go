@@ -78,10 +78,24 @@ type Config struct {
 	// subscription (KalamDB: 1,024, dropping the oldest); a flush after the
 	// last batch that reaches it starts a catch-up. Zero means 1,024.
 	LoadBuffer int `json:"loadBuffer,omitempty"`
-	// CatchUpRounds bounds the rounds that follow a catch-up replay that
-	// brought rows (a replay that brings none ends the catch-up). Zero
-	// means 4; negative means none.
+	// CatchUpRounds is how many times the delay of a follow-up round
+	// (after a catch-up round whose replay brought rows; a resume after an
+	// outage is not repeated) doubles; later ones wait as long as the
+	// last, and they come as long as replays bring rows (a replay that
+	// brings none ends the catch-up). Zero means 4 (200 ms … 3.2 s);
+	// negative means no follow-up rounds.
 	CatchUpRounds int `json:"catchUpRounds,omitempty"`
+	// OutgoingQueue is the server's per-connection queue of change
+	// notifications (KalamDB: 128, dropping what does not fit). It can only
+	// overflow while that many changes wait for the connection, so a burst
+	// of nearly that many changes (OutgoingQueue − OutgoingQueue/8) with no
+	// quiet spell of BurstGap between two, or a load's flush of nearly
+	// that many, starts a verifying catch-up. Zero means 128; negative
+	// turns both checks off (LagThreshold and LoadBuffer still apply).
+	OutgoingQueue int `json:"outgoingQueue,omitempty"`
+	// BurstGap is the quiet spell between two change notifications that
+	// ends a burst. Zero means 10 ms.
+	BurstGap time.Duration `json:"burstGap,omitempty"`
 	// CatchUpDelay is the delay before a follow-up round, doubled per
 	// round up to BackoffMax. Zero means 200 ms.
 	CatchUpDelay time.Duration `json:"catchUpDelay,omitempty"`
@@ -992,6 +1006,12 @@ func (e *Engine) onSubMessage(s *sub, m *wire.ServerMessage) error {
 			e.endSub(s, ErrDraining)
 		}
 	case wire.TypeChange:
+		if e.burstSeen() {
+			e.overflowRisk() // the server's queue may have overflowed
+			if s.phase != phaseLive || s.skipping {
+				return nil // the round's replay brings it, after what was dropped
+			}
+		}
 		if s.sentOpts && s.phase != phaseLive {
 			// A subscribe with options makes the server hold changes back
 			// until the last snapshot batch is out. A change before that
@@ -1148,6 +1168,10 @@ func (e *Engine) sendPending() {
 			case s.opts == nil:
 				s.cont = ContinuityBroken
 			}
+			if s.catching && s.cont == ContinuityFull {
+				s.cont = ContinuityNoDeletes // a catch-up: the server may have dropped deletes
+			}
+			s.catching = false
 		}
 		e.assignWire(s)
 		data, err := wire.Encode(wire.ClientMessage{Type: wire.TypeSubscribe, Subscription: &wire.SubscriptionRequest{ID: s.wire, SQL: s.wireSQL, Options: opts}})

@@ -96,6 +96,13 @@ type repairState struct {
 	slow       uint          // the rate is halved this many times on this socket
 
 	timerAt [numTimers]time.Duration // when each timer of this file was armed for
+
+	// Bursts: change notifications since the last quiet spell, and when
+	// the latest arrived.
+	burstN      int
+	lastArrival time.Duration
+	bursts      int           // bursts seen, for tests and stats
+	burstAt     time.Duration // no burst round before this
 }
 
 // subLimits is a subscription's part of the limits: its wire id and what
