@@ -109,7 +109,6 @@ type repairState struct {
 // is on the wire unanswered.
 type subLimits struct {
 	wire     string
-	acked    bool          // the server acknowledged some incarnation
 	sentAt   time.Duration // when the current subscribe left the pacer
 	sent     bool          // it did
 	tries    int           // subscribes sent without an ack on this epoch

@@ -223,20 +223,6 @@ func rowJSON(b *bytes.Buffer, cols []kalam.Column, r kalam.Row) {
 	b.WriteByte('}')
 }
 
-// rowsJSON writes rows that carry their own columns (live events): keys in
-// cols order, then any others the row has.
-func columnsOf(cols []kalam.Column, rows []kalam.Row) []kalam.Column {
-	if len(cols) > 0 || len(rows) == 0 {
-		return cols
-	}
-	names := sortedNames(rows[0])
-	out := make([]kalam.Column, len(names))
-	for i, n := range names {
-		out[i] = kalam.Column{Name: n}
-	}
-	return out
-}
-
 // writeJSONL prints each row as one JSON object, keys in column order.
 func writeJSONL(w io.Writer, st kalam.StatementResult) error {
 	var b bytes.Buffer

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -203,11 +202,4 @@ func abbreviate(sql string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
-}
-
-// isSQLError reports whether err is the server refusing a statement (as
-// opposed to not being reached or refusing the credentials).
-func isSQLError(err error) bool {
-	var qe *kalam.QueryError
-	return errors.As(err, &qe) && qe.Status != 0 && qe.Status != 401
 }
