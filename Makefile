@@ -24,7 +24,7 @@ help:
 	@echo "make check     cross-build, regenerate, gofmt, and fail on any drift"
 	@echo "make lint      staticcheck (pinned) on the native and the js/wasm builds"
 	@echo "make fuzz      run each fuzz target for FUZZTIME (default 60s)"
-	@echo "make chaos     run the 33 reliability scenarios (CHAOS_COUNT times, default 1)"
+	@echo "make chaos     run the reliability scenarios of docs/RELIABILITY.md (CHAOS_COUNT times, default 1)"
 	@echo "make sim       run SEEDS (default 1000) seeds of the deterministic simulation"
 	@echo "make soak      run 200000 more simulation seeds"
 	@echo "make wasm      build the wasm artifacts (engine reactor for wazero, browser build)"
