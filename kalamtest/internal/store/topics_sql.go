@@ -157,12 +157,11 @@ func (s *Store) createTopic(sess Session, p *parser) (wire.QueryResult, *failure
 	if f := needAdmin(sess); f != nil {
 		return wire.QueryResult{}, f
 	}
-	if !s.lock() {
-		return wire.QueryResult{}, &failure{status: 503, code: wire.CodeInternalError, msg: "store closed", cause: ErrClosed}
+	unlock, f := s.lockTopics()
+	if f != nil {
+		return wire.QueryResult{}, f
 	}
-	defer s.mu.Unlock()
-	s.topics.mu.Lock()
-	defer s.topics.mu.Unlock()
+	defer unlock()
 	if s.topics.topics[id] != nil {
 		return wire.QueryResult{}, execFail("Topic '"+id+"' already exists", true)
 	}
@@ -187,12 +186,11 @@ func (s *Store) dropTopic(sess Session, p *parser) (wire.QueryResult, *failure) 
 	if f := needAdmin(sess); f != nil {
 		return wire.QueryResult{}, f
 	}
-	if !s.lock() {
-		return wire.QueryResult{}, &failure{status: 503, code: wire.CodeInternalError, msg: "store closed", cause: ErrClosed}
+	unlock, f := s.lockTopics()
+	if f != nil {
+		return wire.QueryResult{}, f
 	}
-	defer s.mu.Unlock()
-	s.topics.mu.Lock()
-	defer s.topics.mu.Unlock()
+	defer unlock()
 	if s.topics.topics[id] == nil {
 		return wire.QueryResult{}, topicMissing(id)
 	}
@@ -300,12 +298,11 @@ func (p *parser) payloadOption() (string, *failure) {
 }
 
 func (s *Store) addSource(id string, src topicSource) (wire.QueryResult, *failure) {
-	if !s.lock() {
-		return wire.QueryResult{}, &failure{status: 503, code: wire.CodeInternalError, msg: "store closed", cause: ErrClosed}
+	unlock, f := s.lockTopics()
+	if f != nil {
+		return wire.QueryResult{}, f
 	}
-	defer s.mu.Unlock()
-	s.topics.mu.Lock()
-	defer s.topics.mu.Unlock()
+	defer unlock()
 	t := s.topics.topics[id]
 	if t == nil {
 		return wire.QueryResult{}, topicMissing(id)
@@ -397,7 +394,7 @@ func (s *Store) consumeSQL(sess Session, p *parser) (wire.QueryResult, *failure)
 		return wire.QueryResult{}, f
 	}
 	if s.closed.Load() {
-		return wire.QueryResult{}, &failure{status: 503, code: wire.CodeInternalError, msg: "store closed", cause: ErrClosed}
+		return wire.QueryResult{}, closedFailure()
 	}
 	r, err := s.Consume(a)
 	if err != nil {
@@ -469,4 +466,22 @@ func (s *Store) ackSQL(sess Session, p *parser) (wire.QueryResult, *failure) {
 	}
 	return messageResult("Acknowledged offset " + strconv.FormatUint(upto, 10) + " for group '" + group +
 		"' on topic '" + id + "' partition " + strconv.FormatUint(part, 10)), nil
+}
+
+// closedFailure is the answer to a topic statement on a closed store.
+func closedFailure() *failure {
+	return &failure{status: 503, code: wire.CodeInternalError, msg: "store closed", cause: ErrClosed}
+}
+
+// lockTopics takes the store's statement lock, then the topic registry's,
+// for a statement that changes topics; unlock releases both.
+func (s *Store) lockTopics() (unlock func(), f *failure) {
+	if !s.lock() {
+		return nil, closedFailure()
+	}
+	s.topics.mu.Lock()
+	return func() {
+		s.topics.mu.Unlock()
+		s.mu.Unlock()
+	}, nil
 }
