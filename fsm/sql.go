@@ -43,20 +43,15 @@ func qualify(sql, ns string) string {
 	}
 	depth := 0
 	for i := 0; i < len(sql); {
-		c := sql[i]
-		switch {
-		case c == '\'' || c == '"' || c == '`':
-			i = skipQuoted(sql, i)
-		case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
-			for i < len(sql) && sql[i] != '\n' {
-				i++
-			}
-		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
-			end := strings.Index(sql[i+2:], "*/")
-			if end < 0 {
+		if next, ok := skipTrivia(sql, i); ok {
+			if next < 0 {
 				return sql
 			}
-			i += end + 4
+			i = next
+			continue
+		}
+		c := sql[i]
+		switch {
 		case c == '(':
 			depth++
 			i++
@@ -149,20 +144,15 @@ func qualifiedNamespace(sql string) (string, bool) {
 // is not; an unterminated comment counts as an unqualified table).
 func scanTables(sql string) (ns string, tables int, all bool) {
 	for i := 0; i < len(sql); {
-		c := sql[i]
-		switch {
-		case c == '\'' || c == '"' || c == '`':
-			i = skipQuoted(sql, i)
-		case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
-			for i < len(sql) && sql[i] != '\n' {
-				i++
-			}
-		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
-			end := strings.Index(sql[i+2:], "*/")
-			if end < 0 {
+		if next, ok := skipTrivia(sql, i); ok {
+			if next < 0 {
 				return ns, tables + 1, false
 			}
-			i += end + 4
+			i = next
+			continue
+		}
+		c := sql[i]
+		switch {
 		case isIdentStart(c):
 			j := i
 			for j < len(sql) && isIdentPart(sql[j]) {
@@ -269,4 +259,26 @@ func skipSpaces(sql string, i int) int {
 		i++
 	}
 	return i
+}
+
+// skipTrivia reports whether a quoted string or a comment starts at i and,
+// if so, the index past it; -1 for a block comment that never ends.
+func skipTrivia(sql string, i int) (next int, ok bool) {
+	c := sql[i]
+	switch {
+	case c == '\'' || c == '"' || c == '`':
+		return skipQuoted(sql, i), true
+	case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
+		for i < len(sql) && sql[i] != '\n' {
+			i++
+		}
+		return i, true
+	case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
+		end := strings.Index(sql[i+2:], "*/")
+		if end < 0 {
+			return -1, true
+		}
+		return i + end + 4, true
+	}
+	return i, false
 }
