@@ -107,9 +107,15 @@ func (a *app) runLive(ctx context.Context, cfg kalam.Config, sql string, o liveO
 	say := prog.say
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	// closed is closed once the callback has printed the move to Closed,
+	// so that line is on stderr before the command's own error or exit.
+	closed, closedOnce := make(chan struct{}), sync.Once{}
 	cfg.OnStateChange = func(t kalam.Transition) {
 		if t.From != t.To {
 			say("state: %s", t) // with its reason, attempt and retry delay
+		}
+		if t.To == kalam.StateClosed {
+			closedOnce.Do(func() { close(closed) })
 		}
 	}
 	cfg.OnConnection = func(ev kalam.ConnectionEvent) {
@@ -134,7 +140,13 @@ func (a *app) runLive(ctx context.Context, cfg kalam.Config, sql string, o liveO
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer func() {
+		c.Close()
+		select { // the callbacks run on the client's own goroutine
+		case <-closed:
+		case <-time.After(2 * time.Second):
+		}
+	}()
 	// With a namespace, wait for the credentials the client is fetching
 	// rather than refusing; without one, refuse at once.
 	opts := kalam.LiveOptions{BatchSize: o.batch, LastRows: o.lastRows, NoSnapshot: o.noSnapshot, Wait: cfg.Namespace != ""}
